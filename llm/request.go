@@ -39,6 +39,10 @@ type Request struct {
 	// the client sent them. OpenAI-compatible providers forward them.
 	Extra map[string]json.RawMessage `json:"-"`
 
+	// Tier is the tier the classifier decided for an auto alias; TierUnset
+	// for a pinned alias. The router routes an auto request on it, and the
+	// cache scopes by it.
+	Tier Tier `json:"-"`
 	// Tenant is the authenticated tenant; "" when auth is off.
 	Tenant string `json:"-"`
 	// RequestID is the x-request-id of the client request.

@@ -22,8 +22,8 @@ func (r *Request) UnmarshalJSON(b []byte) error {
 	if raw == nil {
 		return &Error{Kind: KindInvalidRequest, Message: "request body must be a JSON object, not null"}
 	}
-	tenant, id, meta := r.Tenant, r.RequestID, r.Meta
-	*r = Request{Tenant: tenant, RequestID: id, Meta: meta}
+	tenant, id, meta, tier := r.Tenant, r.RequestID, r.Meta, r.Tier
+	*r = Request{Tenant: tenant, RequestID: id, Meta: meta, Tier: tier}
 	f := (*requestFields)(r)
 	for k, v := range raw {
 		var dst any
