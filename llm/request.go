@@ -43,6 +43,12 @@ type Request struct {
 	// for a pinned alias. The router routes an auto request on it, and the
 	// cache scopes by it.
 	Tier Tier `json:"-"`
+	// TierOverride is the tier the client asked for with the
+	// x-llmrouter-tier header; the classifier decorator honours it only
+	// where the tenant's policy allows.
+	TierOverride Tier `json:"-"`
+	// CacheControl is the client's Cache-Control request header, parsed.
+	CacheControl CacheControl `json:"-"`
 	// Tenant is the authenticated tenant; "" when auth is off.
 	Tenant string `json:"-"`
 	// RequestID is the x-request-id of the client request.
@@ -51,6 +57,12 @@ type Request struct {
 	// target, cache outcome) for response headers, logs and metrics. Shallow
 	// copies of a Request share it. May be nil.
 	Meta *Meta `json:"-"`
+}
+
+// CacheControl carries the request directives that the cache obeys.
+type CacheControl struct {
+	NoCache bool // skip the cache read (still store the answer)
+	NoStore bool // do not store the answer
 }
 
 // StreamOptions is the OpenAI stream_options object.

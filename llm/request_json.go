@@ -22,8 +22,8 @@ func (r *Request) UnmarshalJSON(b []byte) error {
 	if raw == nil {
 		return &Error{Kind: KindInvalidRequest, Message: "request body must be a JSON object, not null"}
 	}
-	tenant, id, meta, tier := r.Tenant, r.RequestID, r.Meta, r.Tier
-	*r = Request{Tenant: tenant, RequestID: id, Meta: meta, Tier: tier}
+	*r = Request{Tenant: r.Tenant, RequestID: r.RequestID, Meta: r.Meta, Tier: r.Tier,
+		TierOverride: r.TierOverride, CacheControl: r.CacheControl}
 	f := (*requestFields)(r)
 	for k, v := range raw {
 		var dst any
