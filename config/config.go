@@ -1,0 +1,472 @@
+package config
+
+import "time"
+
+// Config is one llmrouter configuration file, decoded, defaulted, resolved
+// against the environment and validated by Load. A *Config returned by Load
+// is complete: every default is filled in and every env reference resolved.
+// It is an immutable snapshot: callers must not modify it after Load.
+type Config struct {
+	// Server holds the HTTP listener, limits and timeouts.
+	Server Server `yaml:"server"`
+	// Log sets the structured (JSON) log output.
+	Log Log `yaml:"log"`
+	// Auth says how clients authenticate (bearer keys mapped to tenants).
+	Auth Auth `yaml:"auth"`
+	// Providers lists the upstreams. Names are unique; targets refer to them.
+	Providers []Provider `yaml:"providers"`
+	// Models maps a public model alias (what clients send as "model", e.g.
+	// "sonnet") to its ordered fallback chain of targets. Alias names must
+	// not repeat routing.auto_aliases.
+	Models map[string][]Target `yaml:"models"`
+	// Routing holds the auto-alias tiers, classifier, breakers and retries.
+	Routing Routing `yaml:"routing"`
+	// Cache holds the exact and semantic response caches and the embedder.
+	Cache Cache `yaml:"cache"`
+	// Database is the optional PostgreSQL (+ pgvector) store.
+	Database Database `yaml:"database"`
+	// Prices maps an upstream model name (as the provider reports it, e.g.
+	// "gpt-4o" or "claude-sonnet-4-5") to its list price. Models without a
+	// price cost 0 and are counted as unpriced.
+	Prices map[string]Price `yaml:"prices"`
+	// Usage configures the in-memory usage ledger.
+	Usage Usage `yaml:"usage"`
+}
+
+// Server configures the fasthttp listener. Sizes are bytes, durations Go
+// duration strings ("10s", "1m30s").
+type Server struct {
+	// Listen is the TCP address to serve on. Default ":8080". The
+	// command-line flag -listen overrides it.
+	Listen string `yaml:"listen"`
+	// MaxBodyBytes bounds a request body; larger bodies get 413.
+	// Default 8388608 (8 MiB).
+	MaxBodyBytes int `yaml:"max_body_bytes"`
+	// MaxHeaderBytes bounds the request line plus headers. Default 16384.
+	MaxHeaderBytes int `yaml:"max_header_bytes"`
+	// ReadTimeout bounds reading one whole request. Default 30s.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// IdleTimeout closes keep-alive connections idle this long. Default 120s.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// WriteTimeout bounds writing one non-streamed response. Streamed
+	// responses are bounded by StreamTimeout instead. Default 30s.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// StreamTimeout is the total budget of one streamed request, first
+	// byte to [DONE]. Default 10m.
+	StreamTimeout time.Duration `yaml:"stream_timeout"`
+	// RequestTimeout is the total budget of one non-streamed request,
+	// including cache lookups and every upstream attempt. Default 120s.
+	RequestTimeout time.Duration `yaml:"request_timeout"`
+	// HeartbeatInterval is how often an idle client stream gets an SSE
+	// comment line so intermediaries keep it open. Default 15s.
+	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
+	// MaxConcurrency bounds requests in progress; beyond it clients get 503.
+	// Default 1024.
+	MaxConcurrency int `yaml:"max_concurrency"`
+	// ShutdownTimeout is how long SIGTERM waits for in-flight requests and
+	// streams before closing them. Default 30s.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// DebugLogPrompts, when true, logs prompt text at debug level. Off by
+	// default: prompts are user data.
+	DebugLogPrompts bool `yaml:"debug_log_prompts"`
+}
+
+// Log configures the JSON log on stderr.
+type Log struct {
+	// Level is debug, info, warn or error. Default info.
+	Level string `yaml:"level"`
+}
+
+// Auth modes.
+const (
+	AuthKeys = "keys" // bearer keys from Auth.Keys are required
+	AuthNone = "none" // no client authentication (local use only; warned at start)
+)
+
+// Auth configures client authentication.
+type Auth struct {
+	// Mode is "keys" (default: every request needs a configured bearer key)
+	// or "none" (no authentication; the proxy logs a warning at start).
+	Mode string `yaml:"mode"`
+	// Keys are the client keys, each mapped to a tenant. Required (non-empty)
+	// in mode keys.
+	Keys []Key `yaml:"keys"`
+	// AdminKeys may call /admin endpoints (cache invalidation). Empty means
+	// the admin endpoints refuse every request.
+	AdminKeys []Key `yaml:"admin_keys"`
+}
+
+// Key is one client bearer key. Exactly one of KeyEnv and KeySHA256 is set.
+type Key struct {
+	// Tenant names who owns the key; usage and caches are scoped by it.
+	// Required.
+	Tenant string `yaml:"tenant"`
+	// KeyEnv names the environment variable holding the key's value. The
+	// variable must be set and non-empty.
+	KeyEnv string `yaml:"key_env"`
+	// KeySHA256 is the lowercase hex SHA-256 of the key's value, so the
+	// file holds no secret. Make one with: printf %s "$KEY" | sha256sum
+	KeySHA256 string `yaml:"key_sha256"`
+	// AllowTierOverride lets this tenant choose the tier with the
+	// x-llmrouter-tier request header. Default false.
+	AllowTierOverride bool `yaml:"allow_tier_override"`
+	// MaxTier caps the tier of this tenant's auto requests: small, medium or
+	// large. Default "" (no cap).
+	MaxTier string `yaml:"max_tier"`
+
+	// Key is the key's value, read from KeyEnv by Load; "" when KeySHA256
+	// is used. Never logged.
+	Key string `yaml:"-"`
+}
+
+// Provider types.
+const (
+	ProviderOpenAI    = "openai"    // any OpenAI-compatible Chat Completions API
+	ProviderAnthropic = "anthropic" // the Anthropic Messages API
+	ProviderSimulator = "simulator" // in-process simulated model, no network
+)
+
+// Default base URLs per provider type.
+const (
+	DefaultOpenAIBaseURL    = "https://api.openai.com/v1"
+	DefaultAnthropicBaseURL = "https://api.anthropic.com"
+	DefaultAnthropicVersion = "2023-06-01"
+)
+
+// Provider is one upstream.
+type Provider struct {
+	// Name identifies the provider in targets, logs and metrics. Required,
+	// unique.
+	Name string `yaml:"name"`
+	// Type is openai, anthropic or simulator. Required.
+	Type string `yaml:"type"`
+	// BaseURL is the API root, an absolute http(s) URL. Defaults:
+	// openai "https://api.openai.com/v1", anthropic
+	// "https://api.anthropic.com". Must be empty for simulator.
+	BaseURL string `yaml:"base_url"`
+	// APIKeyEnv names the environment variable holding the provider key.
+	// Required for anthropic, and for openai with the default base URL; an
+	// OpenAI-compatible server with an explicit base_url may be keyless
+	// (Ollama, vLLM). When set, the variable must be set and non-empty.
+	// There is deliberately no literal api_key field.
+	APIKeyEnv string `yaml:"api_key_env"`
+	// Headers are extra request headers sent to this upstream (e.g.
+	// OpenRouter's HTTP-Referer). Not for secrets: use HeadersEnv.
+	Headers map[string]string `yaml:"headers"`
+	// HeadersEnv maps an extra header name to the environment variable
+	// holding its value (for secret headers such as Azure's api-key).
+	HeadersEnv map[string]string `yaml:"headers_env"`
+	// Timeouts are this provider's network timeouts.
+	Timeouts Timeouts `yaml:"timeouts"`
+	// MaxConns bounds open connections to this upstream (per client: unary
+	// and streaming each). Default 256.
+	MaxConns int `yaml:"max_conns"`
+	// MaxConnWait is how long a request waits for a free connection before
+	// failing as local overload. Default 100ms.
+	MaxConnWait time.Duration `yaml:"max_conn_wait"`
+	// Simulator configures a simulator provider; only valid with type
+	// simulator.
+	Simulator *Simulator `yaml:"simulator"`
+	// AnthropicVersion is the anthropic-version header. Default
+	// "2023-06-01". Only valid with type anthropic.
+	AnthropicVersion string `yaml:"anthropic_version"`
+	// DefaultMaxTokens is the max_tokens sent to Anthropic when the client
+	// gave none (the Messages API requires one). Default 4096. Only valid
+	// with type anthropic.
+	DefaultMaxTokens int `yaml:"default_max_tokens"`
+
+	// APIKey is the key's value, read from APIKeyEnv by Load. Never logged.
+	APIKey string `yaml:"-"`
+	// HeaderValues are Headers plus HeadersEnv resolved, built by Load.
+	HeaderValues map[string]string `yaml:"-"`
+}
+
+// Timeouts are one provider's network timeouts. Every one is > 0 after
+// defaults.
+type Timeouts struct {
+	// Connect bounds a TCP (+TLS) connect. Default 5s.
+	Connect time.Duration `yaml:"connect"`
+	// ResponseHeader bounds the wait for response headers; for a
+	// non-streamed call that is the whole generation. Default 60s.
+	ResponseHeader time.Duration `yaml:"response_header"`
+	// Total bounds one non-streamed call. Default 120s.
+	Total time.Duration `yaml:"total"`
+	// StreamIdle is the longest gap between stream events before the
+	// stream is declared stalled. Default 30s.
+	StreamIdle time.Duration `yaml:"stream_idle"`
+}
+
+// Simulator configures an in-process simulated model.
+type Simulator struct {
+	// TimeToFirstToken is the delay before the first token. Default 0.
+	TimeToFirstToken time.Duration `yaml:"time_to_first_token"`
+	// TokensPerSecond is the generation speed; 0 means as fast as possible.
+	TokensPerSecond float64 `yaml:"tokens_per_second"`
+	// ErrorRate is the share of calls, in [0,1], that fail like an upstream
+	// 500. Default 0.
+	ErrorRate float64 `yaml:"error_rate"`
+	// RateLimitRate is the share of calls, in [0,1], that fail like an
+	// upstream 429 with Retry-After. ErrorRate + RateLimitRate <= 1.
+	RateLimitRate float64 `yaml:"rate_limit_rate"`
+	// Seed makes the injected failures reproducible. Default 0.
+	Seed int64 `yaml:"seed"`
+}
+
+// Target is one step of a fallback chain: a provider and its upstream model.
+type Target struct {
+	// Provider names an entry of providers. Required.
+	Provider string `yaml:"provider"`
+	// Model is the upstream model name sent to the provider. Required.
+	Model string `yaml:"model"`
+	// Timeout bounds one attempt on this target; 0 (default) means the
+	// provider's timeouts alone bound it.
+	Timeout time.Duration `yaml:"timeout"`
+	// Prefill marks a target that accepts a partial assistant answer as
+	// prefill, so a stream cut mid-answer can be continued on it. Default
+	// false.
+	Prefill bool `yaml:"prefill"`
+	// ContextWindow is the model's context size in tokens; a
+	// context-length error may move to a target with a larger one. 0
+	// (default) means unknown.
+	ContextWindow int `yaml:"context_window"`
+}
+
+// Tier names, as used in routing.tiers, routing.default_tier, max_tier and
+// cache.semantic.tier_thresholds.
+const (
+	TierSmall  = "small"
+	TierMedium = "medium"
+	TierLarge  = "large"
+)
+
+// On-exhausted policies of a tier.
+const (
+	OnExhaustedEscalate = "escalate" // try the next larger tier's chain
+	OnExhaustedDegrade  = "degrade"  // try the next smaller tier's chain
+	OnExhaustedFail     = "fail"     // return the last error
+)
+
+// Routing configures auto-alias routing.
+type Routing struct {
+	// AutoAliases are the model names routed by the classifier. Default
+	// ["auto"]. An empty list written explicitly ([]) disables auto routing
+	// (and tiers may then be omitted).
+	AutoAliases []string `yaml:"auto_aliases"`
+	// DefaultTier is used when classification cannot decide. Default medium.
+	DefaultTier string `yaml:"default_tier"`
+	// Tiers maps small, medium and large to their chains. All three are
+	// required while auto aliases exist.
+	Tiers map[string]TierPolicy `yaml:"tiers"`
+	// Classifier tunes the prompt classifier.
+	Classifier Classifier `yaml:"classifier"`
+	// Breaker configures one circuit breaker per target.
+	Breaker Breaker `yaml:"breaker"`
+	// Retry configures retries of retryable upstream failures.
+	Retry Retry `yaml:"retry"`
+	// RequestTimeout bounds all attempts of one request together. Default:
+	// server.request_timeout.
+	RequestTimeout time.Duration `yaml:"request_timeout"`
+}
+
+// TierPolicy is one tier's chain.
+type TierPolicy struct {
+	// Chain is the ordered list of targets tried for this tier. Required,
+	// non-empty.
+	Chain []Target `yaml:"chain"`
+	// OnExhausted is what happens when every target failed: escalate (to
+	// the next larger tier), degrade (to the next smaller tier) or fail.
+	// Defaults: small and medium escalate, large degrades. Large cannot
+	// escalate and small cannot degrade.
+	OnExhausted string `yaml:"on_exhausted"`
+}
+
+// Classifier tunes the auto-routing prompt classifier.
+type Classifier struct {
+	// SmallMaxTokens: prompts up to this many tokens count as small by
+	// size. Default 500.
+	SmallMaxTokens int `yaml:"small_max_tokens"`
+	// MediumMaxTokens: prompts up to this many tokens count as medium by
+	// size. Default 2000; must exceed SmallMaxTokens.
+	MediumMaxTokens int `yaml:"medium_max_tokens"`
+	// Tokenizer is the BPE vocabulary used to count tokens. Default
+	// "cl100k_base".
+	Tokenizer string `yaml:"tokenizer"`
+	// Thresholds are the two score cut points [small|medium, medium|large],
+	// increasing. Omitted: the classifier's calibrated defaults.
+	Thresholds []float64 `yaml:"thresholds"`
+	// Weights overrides the weights of named complexity signals; signals
+	// not listed keep the classifier's defaults. The classifier rejects
+	// unknown names at start-up.
+	Weights map[string]float64 `yaml:"weights"`
+}
+
+// Breaker configures the per-target circuit breakers.
+type Breaker struct {
+	// ConsecutiveFailures opens the breaker after this many failures in a
+	// row. Default 5.
+	ConsecutiveFailures int `yaml:"consecutive_failures"`
+	// FailureRatio opens the breaker when at least this share, in (0,1], of
+	// the requests in Window failed (and MinRequests were seen). Default 0.5.
+	FailureRatio float64 `yaml:"failure_ratio"`
+	// MinRequests is the least number of requests in Window before
+	// FailureRatio applies. Default 20.
+	MinRequests int `yaml:"min_requests"`
+	// Window is the closed-state counting window. Default 30s.
+	Window time.Duration `yaml:"window"`
+	// OpenDuration is how long an open breaker rejects before half-open.
+	// Default 30s.
+	OpenDuration time.Duration `yaml:"open_duration"`
+	// HalfOpenProbes is how many probe requests a half-open breaker lets
+	// through; all must succeed to close. Default 1.
+	HalfOpenProbes int `yaml:"half_open_probes"`
+}
+
+// Retry configures retries on one target before moving on.
+type Retry struct {
+	// MaxAttemptsPerTarget counts the first try too. Default 2.
+	MaxAttemptsPerTarget int `yaml:"max_attempts_per_target"`
+	// BackoffInitial is the first backoff (jittered, doubling). Default 100ms.
+	BackoffInitial time.Duration `yaml:"backoff_initial"`
+	// BackoffMax caps the backoff. Default 2s.
+	BackoffMax time.Duration `yaml:"backoff_max"`
+	// RetryAfterCap caps how long an upstream Retry-After sets a target
+	// aside. Default 60s.
+	RetryAfterCap time.Duration `yaml:"retry_after_cap"`
+}
+
+// Cache configures the response caches.
+type Cache struct {
+	// Exact is the in-process exact-match cache.
+	Exact ExactCache `yaml:"exact"`
+	// Semantic is the similarity cache (pgvector, or in-process without a
+	// database).
+	Semantic SemanticCache `yaml:"semantic"`
+	// Embedder turns prompts into vectors for the semantic cache.
+	Embedder Embedder `yaml:"embedder"`
+}
+
+// ExactCache configures the exact cache.
+type ExactCache struct {
+	// Enabled turns the exact cache on. Default false.
+	Enabled bool `yaml:"enabled"`
+	// MaxBytes bounds the cache's memory. Default 67108864 (64 MiB).
+	MaxBytes int64 `yaml:"max_bytes"`
+	// TTL is how long an answer stays. Default 5m.
+	TTL time.Duration `yaml:"ttl"`
+}
+
+// Semantic-cache similarity threshold defaults per embedder type.
+const (
+	DefaultSemanticThresholdOpenAI = 0.95
+	// DefaultSemanticThresholdLexical is the lexical embedder's own
+	// default: it scores near-duplicates, not meaning, on another scale.
+	DefaultSemanticThresholdLexical = 0.90
+)
+
+// SemanticCache configures the semantic cache.
+type SemanticCache struct {
+	// Enabled turns the semantic cache on. Default false.
+	Enabled bool `yaml:"enabled"`
+	// Threshold is the least cosine similarity, in (0,1], for a hit.
+	// Default 0.95 with the openai embedder, 0.90 with lexical.
+	Threshold float64 `yaml:"threshold"`
+	// TierThresholds overrides Threshold for auto requests of a tier
+	// (small, medium, large).
+	TierThresholds map[string]float64 `yaml:"tier_thresholds"`
+	// AliasThresholds overrides Threshold for a model alias (a key of
+	// models, or an auto alias). It wins over TierThresholds.
+	AliasThresholds map[string]float64 `yaml:"alias_thresholds"`
+	// MinPromptChars: shorter final user turns get exact hits only.
+	// Default 20.
+	MinPromptChars int `yaml:"min_prompt_chars"`
+	// TTL is how long an entry stays. Default 1h.
+	TTL time.Duration `yaml:"ttl"`
+	// MaxEntries bounds the in-process backend (used without a database).
+	// Default 10000.
+	MaxEntries int `yaml:"max_entries"`
+	// WriteQueue bounds pending writes; beyond it writes are dropped and
+	// counted. Default 1024.
+	WriteQueue int `yaml:"write_queue"`
+	// BatchSize is the most entries inserted in one database round trip.
+	// Default 64.
+	BatchSize int `yaml:"batch_size"`
+	// PurgeInterval is how often expired entries are deleted. Default 1m.
+	PurgeInterval time.Duration `yaml:"purge_interval"`
+}
+
+// Embedder types.
+const (
+	EmbedderLexical = "lexical" // local feature hashing; near-duplicates only
+	EmbedderOpenAI  = "openai"  // any OpenAI-compatible /v1/embeddings server
+)
+
+// Embedder configures the semantic cache's embedder.
+type Embedder struct {
+	// Type is lexical (default; offline, deterministic) or openai.
+	Type string `yaml:"type"`
+	// Dim is the vector dimension. Defaults: lexical 256; openai 1536.
+	Dim int `yaml:"dim"`
+	// BaseURL is the openai embedder's API root. Default
+	// "https://api.openai.com/v1". Only valid with type openai.
+	BaseURL string `yaml:"base_url"`
+	// APIKeyEnv names the variable holding the openai embedder's key;
+	// required with the default base URL. Only valid with type openai.
+	APIKeyEnv string `yaml:"api_key_env"`
+	// Model is the embeddings model. Default "text-embedding-3-small".
+	// Only valid with type openai.
+	Model string `yaml:"model"`
+	// Timeout bounds one embeddings call. Default 2s.
+	Timeout time.Duration `yaml:"timeout"`
+	// BatchWindow is how long concurrent embed calls wait to be merged into
+	// one upstream request. Default 2ms; 0 after defaults is impossible.
+	BatchWindow time.Duration `yaml:"batch_window"`
+	// MaxBatch is the most texts in one merged request. Default 64.
+	MaxBatch int `yaml:"max_batch"`
+
+	// APIKey is the key's value, read from APIKeyEnv by Load.
+	APIKey string `yaml:"-"`
+}
+
+// Database configures PostgreSQL (with the vector extension). Without a URL
+// the proxy runs with in-process caches and in-memory usage.
+type Database struct {
+	// URL is a postgres:// URL (or key=value DSN). The DATABASE_URL
+	// environment variable, when set, overrides it. Default "" (no
+	// database). Prefer DATABASE_URL for URLs carrying a password.
+	URL string `yaml:"url"`
+	// MaxConns sizes the connection pool. Default 20.
+	MaxConns int `yaml:"max_conns"`
+	// ConnectTimeout bounds one connect. Default 2s.
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+}
+
+// Price is a model's list price in US dollars per one million tokens.
+type Price struct {
+	// Input is the price of prompt tokens.
+	Input float64 `yaml:"input"`
+	// Output is the price of completion tokens.
+	Output float64 `yaml:"output"`
+	// CachedInput is the price of prompt tokens read from the provider's
+	// prompt cache. Default: Input. Never nil after Load.
+	CachedInput *float64 `yaml:"cached_input"`
+}
+
+// Usage configures usage accounting.
+type Usage struct {
+	// QueueSize bounds usage records waiting to be aggregated; when full,
+	// records are dropped and counted. Default 4096.
+	QueueSize int `yaml:"queue_size"`
+	// MaxRows bounds the ledger's (tenant, model, day) rows; when full the
+	// oldest day's rows are evicted. Default 100000.
+	MaxRows int `yaml:"max_rows"`
+}
+
+// Provider returns the provider named name, or nil.
+func (c *Config) Provider(name string) *Provider {
+	for i := range c.Providers {
+		if c.Providers[i].Name == name {
+			return &c.Providers[i]
+		}
+	}
+	return nil
+}

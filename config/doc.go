@@ -1,0 +1,131 @@
+// Package config is llmrouter's YAML configuration: the schema (whose field
+// comments are the reference users read), the one place defaults live,
+// environment references for every secret, and validation that reports
+// every problem with its path. Only cmd/llmrouter imports it; it translates
+// a *Config into each package's own Options.
+//
+// Load decodes strictly: a field the schema does not know is an error, as is
+// an integer where a duration belongs (write "10s", "250ms", "1m30s").
+// Secrets never appear in the file: provider keys come from api_key_env,
+// client keys from key_env (or are stored as key_sha256), secret headers
+// from headers_env; DATABASE_URL overrides database.url. A reload (SIGHUP)
+// is simply another Load; a failed Load leaves the running config alone.
+//
+// # Reference
+//
+// Every field with its default ("-" means none, required fields say so):
+//
+//	server:
+//	  listen: ":8080"              # address; the -listen flag overrides it
+//	  max_body_bytes: 8388608      # 8 MiB; larger bodies get 413
+//	  max_header_bytes: 16384      # request line + headers
+//	  read_timeout: 30s            # reading one whole request
+//	  idle_timeout: 120s           # keep-alive idle connections
+//	  write_timeout: 30s           # writing one non-streamed response
+//	  stream_timeout: 10m          # whole budget of one streamed request
+//	  request_timeout: 120s        # whole budget of one non-streamed request
+//	  heartbeat_interval: 15s      # SSE comment on idle client streams (< stream_timeout)
+//	  max_concurrency: 1024        # requests in progress; beyond: 503
+//	  shutdown_timeout: 30s        # SIGTERM drain deadline
+//	  debug_log_prompts: false     # log prompt text at debug level
+//	log:
+//	  level: info                  # debug | info | warn | error
+//	auth:
+//	  mode: keys                   # keys | none (none: no auth, warned at start)
+//	  keys:                        # required (non-empty) in mode keys
+//	    - tenant: team-a           # required
+//	      key_env: TEAM_A_KEY      # env var with the key, or:
+//	      key_sha256: "<64 hex>"   # sha256 of the key (exactly one of the two)
+//	      allow_tier_override: false  # may send x-llmrouter-tier
+//	      max_tier: ""             # small | medium | large cap; "" = none
+//	  admin_keys: []               # same shape; may call /admin/*
+//	providers:                     # required, at least one; names unique
+//	  - name: openai               # required
+//	    type: openai               # openai | anthropic | simulator
+//	    base_url: https://api.openai.com/v1   # anthropic: https://api.anthropic.com; simulator: must be empty
+//	    api_key_env: OPENAI_API_KEY           # required for anthropic and for openai at the default URL
+//	    headers: {}                # extra headers (not secrets)
+//	    headers_env: {}            # header name -> env var with its value
+//	    timeouts:
+//	      connect: 5s
+//	      response_header: 60s     # non-stream: the whole generation
+//	      total: 120s              # one non-streamed call
+//	      stream_idle: 30s         # longest gap between stream events
+//	    max_conns: 256             # per upstream client
+//	    max_conn_wait: 100ms       # wait for a free connection, then local overload
+//	    anthropic_version: "2023-06-01"  # anthropic only
+//	    default_max_tokens: 4096         # anthropic only: max_tokens when the client gave none
+//	    simulator:                 # simulator only
+//	      time_to_first_token: 0s
+//	      tokens_per_second: 0     # 0 = as fast as possible
+//	      error_rate: 0            # [0,1] share failing like a 500
+//	      rate_limit_rate: 0       # [0,1] share failing like a 429 (sum <= 1)
+//	      seed: 0                  # makes injected failures reproducible
+//	models:                        # public alias -> ordered fallback chain
+//	  sonnet:
+//	    - provider: anthropic      # required, a providers[].name
+//	      model: claude-sonnet-4-5 # required, the upstream model name
+//	      timeout: 0s              # one attempt; 0 = provider timeouts only
+//	      prefill: false           # accepts an assistant prefill (mid-stream continuation)
+//	      context_window: 0        # tokens; 0 = unknown
+//	routing:
+//	  auto_aliases: [auto]         # names routed by the classifier; [] disables
+//	  default_tier: medium         # when the classifier cannot decide
+//	  tiers:                       # small, medium, large all required while auto_aliases is non-empty
+//	    small:
+//	      chain: [ ...targets... ] # required, non-empty (same shape as models entries)
+//	      on_exhausted: escalate   # escalate | degrade | fail; defaults small/medium escalate, large degrade
+//	  classifier:
+//	    small_max_tokens: 500
+//	    medium_max_tokens: 2000    # > small_max_tokens
+//	    tokenizer: cl100k_base
+//	    thresholds: [a, b]         # score cut points, increasing; omitted = calibrated defaults
+//	    weights: {}                # signal name -> weight; unlisted keep defaults
+//	  breaker:
+//	    consecutive_failures: 5
+//	    failure_ratio: 0.5         # (0,1]
+//	    min_requests: 20           # before failure_ratio applies
+//	    window: 30s
+//	    open_duration: 30s
+//	    half_open_probes: 1
+//	  retry:
+//	    max_attempts_per_target: 2 # includes the first try
+//	    backoff_initial: 100ms     # jittered, doubling
+//	    backoff_max: 2s            # >= backoff_initial
+//	    retry_after_cap: 60s       # longest a 429 Retry-After sets a target aside
+//	  request_timeout: <server.request_timeout>  # all attempts together
+//	cache:
+//	  exact:
+//	    enabled: false
+//	    max_bytes: 67108864        # 64 MiB
+//	    ttl: 5m
+//	  semantic:
+//	    enabled: false
+//	    threshold: 0.95            # (0,1]; 0.90 with the lexical embedder
+//	    tier_thresholds: {}        # small|medium|large -> threshold
+//	    alias_thresholds: {}       # model alias -> threshold (wins over tier)
+//	    min_prompt_chars: 20       # shorter prompts: exact hits only
+//	    ttl: 1h
+//	    max_entries: 10000         # in-process backend (no database)
+//	    write_queue: 1024          # pending writes; beyond: dropped and counted
+//	    batch_size: 64             # rows per database insert
+//	    purge_interval: 1m
+//	  embedder:
+//	    type: lexical              # lexical (offline, near-duplicates only) | openai
+//	    dim: 256                   # openai: 1536
+//	    base_url: https://api.openai.com/v1   # openai only
+//	    api_key_env: ""            # openai only; required at the default URL
+//	    model: text-embedding-3-small         # openai only
+//	    timeout: 2s
+//	    batch_window: 2ms          # merge concurrent embed calls
+//	    max_batch: 64
+//	database:
+//	  url: ""                      # postgres://...; DATABASE_URL overrides; "" = no database
+//	  max_conns: 20
+//	  connect_timeout: 2s
+//	prices:                        # upstream model -> USD per 1M tokens
+//	  gpt-4o: {input: 2.50, output: 10.00, cached_input: 1.25}  # cached_input defaults to input
+//	usage:
+//	  queue_size: 4096             # usage records waiting; beyond: dropped and counted
+//	  max_rows: 100000             # (tenant, model, day) ledger rows; oldest day evicted
+package config

@@ -1,0 +1,510 @@
+package config
+
+import (
+	"encoding/hex"
+	"fmt"
+	"math"
+	"net"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// ValidationError lists every problem found in a configuration, each as
+// "path: message" (for example "providers[2].base_url: must be an absolute
+// http(s) URL"), in a stable order.
+type ValidationError struct {
+	Problems []string
+}
+
+// Error returns the problems, one per line after a summary line.
+func (e *ValidationError) Error() string {
+	return fmt.Sprintf("%d invalid setting(s):\n  %s", len(e.Problems), strings.Join(e.Problems, "\n  "))
+}
+
+type checker struct {
+	problems []string
+	getenv   func(string) string
+}
+
+func (ck *checker) add(path, format string, args ...any) {
+	ck.problems = append(ck.problems, path+": "+fmt.Sprintf(format, args...))
+}
+
+// validate checks a defaulted, env-resolved Config and returns a
+// *ValidationError with every problem, or nil.
+func validate(c *Config, getenv func(string) string) error {
+	ck := &checker{getenv: getenv}
+	ck.server(&c.Server)
+	ck.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
+	ck.auth(&c.Auth)
+	providers := ck.providers(c.Providers)
+	ck.models(c, providers)
+	ck.routing(c, providers)
+	ck.cache(c)
+	ck.database(&c.Database)
+	for _, m := range sortedKeys(c.Prices) {
+		p := c.Prices[m]
+		path := "prices." + m
+		if m == "" {
+			ck.add("prices", "model name must not be empty")
+		}
+		ck.price(path+".input", p.Input)
+		ck.price(path+".output", p.Output)
+		if p.CachedInput != nil {
+			ck.price(path+".cached_input", *p.CachedInput)
+		}
+	}
+	ck.positive("usage.queue_size", c.Usage.QueueSize)
+	ck.positive("usage.max_rows", c.Usage.MaxRows)
+	if len(ck.problems) > 0 {
+		return &ValidationError{Problems: ck.problems}
+	}
+	return nil
+}
+
+func (ck *checker) server(s *Server) {
+	if s.Listen == "" {
+		ck.add("server.listen", "must not be empty")
+	} else if _, _, err := net.SplitHostPort(s.Listen); err != nil {
+		ck.add("server.listen", "must be host:port or :port, got %q", s.Listen)
+	}
+	ck.positive("server.max_body_bytes", s.MaxBodyBytes)
+	ck.positive("server.max_header_bytes", s.MaxHeaderBytes)
+	ck.positive("server.max_concurrency", s.MaxConcurrency)
+	ck.duration("server.read_timeout", s.ReadTimeout)
+	ck.duration("server.idle_timeout", s.IdleTimeout)
+	ck.duration("server.write_timeout", s.WriteTimeout)
+	ck.duration("server.stream_timeout", s.StreamTimeout)
+	ck.duration("server.request_timeout", s.RequestTimeout)
+	ck.duration("server.heartbeat_interval", s.HeartbeatInterval)
+	ck.duration("server.shutdown_timeout", s.ShutdownTimeout)
+	if s.HeartbeatInterval > 0 && s.StreamTimeout > 0 && s.HeartbeatInterval >= s.StreamTimeout {
+		ck.add("server.heartbeat_interval", "must be shorter than server.stream_timeout")
+	}
+}
+
+func (ck *checker) auth(a *Auth) {
+	ck.oneOf("auth.mode", a.Mode, AuthKeys, AuthNone)
+	if a.Mode == AuthKeys && len(a.Keys) == 0 {
+		ck.add("auth.keys", "at least one key is required in mode keys (or set auth.mode: none for local use)")
+	}
+	ck.keys("auth.keys", a.Keys)
+	ck.keys("auth.admin_keys", a.AdminKeys)
+}
+
+func (ck *checker) keys(base string, keys []Key) {
+	seen := map[string]string{}
+	for i, k := range keys {
+		path := fmt.Sprintf("%s[%d]", base, i)
+		if strings.TrimSpace(k.Tenant) == "" {
+			ck.add(path+".tenant", "is required")
+		}
+		switch {
+		case k.KeyEnv == "" && k.KeySHA256 == "":
+			ck.add(path, "one of key_env or key_sha256 is required")
+		case k.KeyEnv != "" && k.KeySHA256 != "":
+			ck.add(path, "set only one of key_env and key_sha256")
+		case k.KeyEnv != "":
+			ck.env(path+".key_env", k.KeyEnv)
+		default:
+			if b, err := hex.DecodeString(k.KeySHA256); err != nil || len(b) != 32 {
+				ck.add(path+".key_sha256", "must be 64 hex digits (the sha256 of the key)")
+			}
+		}
+		id := k.KeyEnv + "|" + strings.ToLower(k.KeySHA256)
+		if k.Key != "" {
+			id = "value|" + k.Key
+		}
+		if prev, dup := seen[id]; dup && id != "|" {
+			ck.add(path, "same key as %s", prev)
+		} else {
+			seen[id] = path
+		}
+		if k.MaxTier != "" {
+			ck.tier(path+".max_tier", k.MaxTier)
+		}
+	}
+}
+
+// providers checks the providers and returns the set of valid names.
+func (ck *checker) providers(ps []Provider) map[string]bool {
+	names := map[string]bool{}
+	if len(ps) == 0 {
+		ck.add("providers", "at least one provider is required")
+	}
+	for i := range ps {
+		p := &ps[i]
+		path := fmt.Sprintf("providers[%d]", i)
+		switch {
+		case p.Name == "":
+			ck.add(path+".name", "is required")
+		case names[p.Name]:
+			ck.add(path+".name", "duplicate provider name %q", p.Name)
+		default:
+			names[p.Name] = true
+		}
+		if !ck.oneOf(path+".type", p.Type, ProviderOpenAI, ProviderAnthropic, ProviderSimulator) {
+			continue
+		}
+		if p.Type == ProviderSimulator {
+			ck.simulator(path, p)
+		} else {
+			ck.realProvider(path, p)
+		}
+		for _, h := range sortedKeys(p.Headers) {
+			ck.headerName(path+".headers", h)
+		}
+		for _, h := range sortedKeys(p.HeadersEnv) {
+			ck.headerName(path+".headers_env", h)
+			if _, dup := p.Headers[h]; dup {
+				ck.add(path+".headers_env."+h, "also set in headers")
+			}
+			ck.env(path+".headers_env."+h, p.HeadersEnv[h])
+		}
+		ck.duration(path+".timeouts.connect", p.Timeouts.Connect)
+		ck.duration(path+".timeouts.response_header", p.Timeouts.ResponseHeader)
+		ck.duration(path+".timeouts.total", p.Timeouts.Total)
+		ck.duration(path+".timeouts.stream_idle", p.Timeouts.StreamIdle)
+		ck.positive(path+".max_conns", p.MaxConns)
+		ck.duration(path+".max_conn_wait", p.MaxConnWait)
+	}
+	return names
+}
+
+func (ck *checker) simulator(path string, p *Provider) {
+	if p.BaseURL != "" {
+		ck.add(path+".base_url", "not used by a simulator provider")
+	}
+	if p.APIKeyEnv != "" {
+		ck.add(path+".api_key_env", "not used by a simulator provider")
+	}
+	if p.AnthropicVersion != "" || p.DefaultMaxTokens != 0 {
+		ck.add(path, "anthropic_version and default_max_tokens apply to type anthropic only")
+	}
+	s := p.Simulator
+	if s.TimeToFirstToken < 0 {
+		ck.add(path+".simulator.time_to_first_token", "must not be negative")
+	}
+	if s.TokensPerSecond < 0 || !finite(s.TokensPerSecond) {
+		ck.add(path+".simulator.tokens_per_second", "must be >= 0 (0 means as fast as possible)")
+	}
+	ck.rate(path+".simulator.error_rate", s.ErrorRate)
+	ck.rate(path+".simulator.rate_limit_rate", s.RateLimitRate)
+	if s.ErrorRate+s.RateLimitRate > 1 {
+		ck.add(path+".simulator", "error_rate + rate_limit_rate must not exceed 1")
+	}
+}
+
+func (ck *checker) realProvider(path string, p *Provider) {
+	if p.Simulator != nil {
+		ck.add(path+".simulator", "only valid with type simulator")
+	}
+	if p.Type != ProviderAnthropic && (p.AnthropicVersion != "" || p.DefaultMaxTokens != 0) {
+		ck.add(path, "anthropic_version and default_max_tokens apply to type anthropic only")
+	}
+	if p.Type == ProviderAnthropic && p.DefaultMaxTokens < 0 {
+		ck.add(path+".default_max_tokens", "must be positive")
+	}
+	ck.httpURL(path+".base_url", p.BaseURL)
+	needKey := p.Type == ProviderAnthropic || p.BaseURL == DefaultOpenAIBaseURL
+	switch {
+	case p.APIKeyEnv != "":
+		ck.env(path+".api_key_env", p.APIKeyEnv)
+	case needKey:
+		ck.add(path+".api_key_env", "is required for %s at %s", p.Type, p.BaseURL)
+	}
+}
+
+func (ck *checker) models(c *Config, providers map[string]bool) {
+	for _, alias := range sortedKeys(c.Models) {
+		path := "models." + alias
+		if strings.TrimSpace(alias) == "" {
+			ck.add("models", "alias name must not be empty")
+		}
+		if slices.Contains(c.Routing.AutoAliases, alias) {
+			ck.add(path, "alias is also listed in routing.auto_aliases")
+		}
+		chain := c.Models[alias]
+		if len(chain) == 0 {
+			ck.add(path, "chain must have at least one target")
+		}
+		ck.chain(path, chain, providers)
+	}
+}
+
+func (ck *checker) chain(path string, chain []Target, providers map[string]bool) {
+	for i, t := range chain {
+		tp := fmt.Sprintf("%s[%d]", path, i)
+		switch {
+		case t.Provider == "":
+			ck.add(tp+".provider", "is required")
+		case !providers[t.Provider]:
+			ck.add(tp+".provider", "unknown provider %q", t.Provider)
+		}
+		if t.Model == "" {
+			ck.add(tp+".model", "is required")
+		}
+		if t.Timeout < 0 {
+			ck.add(tp+".timeout", "must not be negative")
+		}
+		if t.ContextWindow < 0 {
+			ck.add(tp+".context_window", "must not be negative")
+		}
+		for j := 0; j < i; j++ {
+			if chain[j].Provider == t.Provider && chain[j].Model == t.Model {
+				ck.add(tp, "repeats target %d (%s/%s)", j, t.Provider, t.Model)
+				break
+			}
+		}
+	}
+}
+
+func (ck *checker) routing(c *Config, providers map[string]bool) {
+	r := &c.Routing
+	seen := map[string]bool{}
+	for i, a := range r.AutoAliases {
+		path := fmt.Sprintf("routing.auto_aliases[%d]", i)
+		switch {
+		case strings.TrimSpace(a) == "":
+			ck.add(path, "must not be empty")
+		case seen[a]:
+			ck.add(path, "duplicate alias %q", a)
+		}
+		seen[a] = true
+	}
+	ck.tier("routing.default_tier", r.DefaultTier)
+	for _, name := range sortedKeys(r.Tiers) {
+		path := "routing.tiers." + name
+		if !ck.tier(path, name) {
+			continue
+		}
+		t := r.Tiers[name]
+		if len(t.Chain) == 0 {
+			ck.add(path+".chain", "must have at least one target")
+		}
+		ck.chain(path+".chain", t.Chain, providers)
+		if ck.oneOf(path+".on_exhausted", t.OnExhausted, OnExhaustedEscalate, OnExhaustedDegrade, OnExhaustedFail) {
+			if name == TierLarge && t.OnExhausted == OnExhaustedEscalate {
+				ck.add(path+".on_exhausted", "large is the top tier and cannot escalate")
+			}
+			if name == TierSmall && t.OnExhausted == OnExhaustedDegrade {
+				ck.add(path+".on_exhausted", "small is the bottom tier and cannot degrade")
+			}
+		}
+	}
+	if len(r.AutoAliases) > 0 {
+		for _, name := range []string{TierSmall, TierMedium, TierLarge} {
+			if _, ok := r.Tiers[name]; !ok {
+				ck.add("routing.tiers."+name, "is required while routing.auto_aliases is not empty")
+			}
+		}
+	}
+
+	cl := &r.Classifier
+	ck.positive("routing.classifier.small_max_tokens", cl.SmallMaxTokens)
+	ck.positive("routing.classifier.medium_max_tokens", cl.MediumMaxTokens)
+	if cl.SmallMaxTokens > 0 && cl.MediumMaxTokens <= cl.SmallMaxTokens {
+		ck.add("routing.classifier.medium_max_tokens", "must be greater than small_max_tokens (%d)", cl.SmallMaxTokens)
+	}
+	if cl.Thresholds != nil {
+		switch {
+		case len(cl.Thresholds) != 2:
+			ck.add("routing.classifier.thresholds", "must be two numbers [small|medium, medium|large], got %d", len(cl.Thresholds))
+		case !finite(cl.Thresholds[0]) || !finite(cl.Thresholds[1]) || cl.Thresholds[0] >= cl.Thresholds[1]:
+			ck.add("routing.classifier.thresholds", "must be finite and increasing, got %v", cl.Thresholds)
+		}
+	}
+	for _, w := range sortedKeys(cl.Weights) {
+		if !finite(cl.Weights[w]) {
+			ck.add("routing.classifier.weights."+w, "must be a finite number")
+		}
+	}
+
+	b := &r.Breaker
+	ck.positive("routing.breaker.consecutive_failures", b.ConsecutiveFailures)
+	ck.unit("routing.breaker.failure_ratio", b.FailureRatio)
+	ck.positive("routing.breaker.min_requests", b.MinRequests)
+	ck.duration("routing.breaker.window", b.Window)
+	ck.duration("routing.breaker.open_duration", b.OpenDuration)
+	ck.positive("routing.breaker.half_open_probes", b.HalfOpenProbes)
+
+	rt := &r.Retry
+	ck.positive("routing.retry.max_attempts_per_target", rt.MaxAttemptsPerTarget)
+	ck.duration("routing.retry.backoff_initial", rt.BackoffInitial)
+	ck.duration("routing.retry.backoff_max", rt.BackoffMax)
+	if rt.BackoffInitial > 0 && rt.BackoffMax < rt.BackoffInitial {
+		ck.add("routing.retry.backoff_max", "must be at least backoff_initial (%s)", rt.BackoffInitial)
+	}
+	ck.duration("routing.retry.retry_after_cap", rt.RetryAfterCap)
+	ck.duration("routing.request_timeout", r.RequestTimeout)
+}
+
+func (ck *checker) cache(c *Config) {
+	e := &c.Cache.Exact
+	if e.MaxBytes <= 0 {
+		ck.add("cache.exact.max_bytes", "must be positive")
+	}
+	ck.duration("cache.exact.ttl", e.TTL)
+
+	s := &c.Cache.Semantic
+	ck.unit("cache.semantic.threshold", s.Threshold)
+	for _, t := range sortedKeys(s.TierThresholds) {
+		if ck.tier("cache.semantic.tier_thresholds."+t, t) {
+			ck.unit("cache.semantic.tier_thresholds."+t, s.TierThresholds[t])
+		}
+	}
+	for _, a := range sortedKeys(s.AliasThresholds) {
+		path := "cache.semantic.alias_thresholds." + a
+		if _, ok := c.Models[a]; !ok && !slices.Contains(c.Routing.AutoAliases, a) {
+			ck.add(path, "unknown model alias %q", a)
+		}
+		ck.unit(path, s.AliasThresholds[a])
+	}
+	ck.positive("cache.semantic.min_prompt_chars", s.MinPromptChars)
+	ck.duration("cache.semantic.ttl", s.TTL)
+	ck.positive("cache.semantic.max_entries", s.MaxEntries)
+	ck.positive("cache.semantic.write_queue", s.WriteQueue)
+	ck.positive("cache.semantic.batch_size", s.BatchSize)
+	ck.duration("cache.semantic.purge_interval", s.PurgeInterval)
+
+	em := &c.Cache.Embedder
+	if ck.oneOf("cache.embedder.type", em.Type, EmbedderLexical, EmbedderOpenAI) {
+		if em.Type == EmbedderLexical {
+			if em.BaseURL != "" || em.APIKeyEnv != "" || em.Model != "" {
+				ck.add("cache.embedder", "base_url, api_key_env and model apply to type openai only")
+			}
+		} else {
+			ck.httpURL("cache.embedder.base_url", em.BaseURL)
+			switch {
+			case em.APIKeyEnv != "":
+				ck.env("cache.embedder.api_key_env", em.APIKeyEnv)
+			case em.BaseURL == DefaultOpenAIBaseURL:
+				ck.add("cache.embedder.api_key_env", "is required for %s", em.BaseURL)
+			}
+		}
+	}
+	ck.positive("cache.embedder.dim", em.Dim)
+	ck.duration("cache.embedder.timeout", em.Timeout)
+	ck.duration("cache.embedder.batch_window", em.BatchWindow)
+	ck.positive("cache.embedder.max_batch", em.MaxBatch)
+}
+
+func (ck *checker) database(d *Database) {
+	if d.URL != "" && strings.Contains(d.URL, "://") {
+		u, err := url.Parse(d.URL)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			ck.add("database.url", "must be a postgres:// or postgresql:// URL (or a key=value DSN)")
+		}
+	}
+	ck.positive("database.max_conns", d.MaxConns)
+	ck.duration("database.connect_timeout", d.ConnectTimeout)
+}
+
+// oneOf reports whether v is one of the allowed values, adding a problem if
+// not.
+func (ck *checker) oneOf(path, v string, allowed ...string) bool {
+	if slices.Contains(allowed, v) {
+		return true
+	}
+	if v == "" {
+		ck.add(path, "is required (one of %s)", strings.Join(allowed, ", "))
+	} else {
+		ck.add(path, "must be one of %s, got %q", strings.Join(allowed, ", "), v)
+	}
+	return false
+}
+
+func (ck *checker) tier(path, v string) bool {
+	return ck.oneOf(path, v, TierSmall, TierMedium, TierLarge)
+}
+
+func (ck *checker) env(path, name string) {
+	if !validEnvName(name) {
+		ck.add(path, "%q is not an environment variable name", name)
+		return
+	}
+	if ck.getenv(name) == "" {
+		ck.add(path, "environment variable %s is not set", name)
+	}
+}
+
+func (ck *checker) httpURL(path, raw string) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		ck.add(path, "must be an absolute http(s) URL, got %q", raw)
+		return
+	}
+	if u.User != nil {
+		ck.add(path, "must not carry credentials (use api_key_env)")
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		ck.add(path, "must not have a query or fragment")
+	}
+}
+
+func (ck *checker) headerName(path, h string) {
+	if h == "" || strings.ContainsAny(h, " \t\r\n:") {
+		ck.add(path, "invalid header name %q", h)
+	}
+}
+
+func (ck *checker) positive(path string, v int) {
+	if v <= 0 {
+		ck.add(path, "must be positive, got %d", v)
+	}
+}
+
+func (ck *checker) duration(path string, d time.Duration) {
+	if d <= 0 {
+		ck.add(path, "must be a positive duration, got %s", d)
+	}
+}
+
+// unit checks a value in (0,1].
+func (ck *checker) unit(path string, v float64) {
+	if !(v > 0 && v <= 1) {
+		ck.add(path, "must be in (0,1], got %v", v)
+	}
+}
+
+// rate checks a probability in [0,1].
+func (ck *checker) rate(path string, v float64) {
+	if !(v >= 0 && v <= 1) {
+		ck.add(path, "must be in [0,1], got %v", v)
+	}
+}
+
+func (ck *checker) price(path string, v float64) {
+	if !(v >= 0) || !finite(v) {
+		ck.add(path, "must be a non-negative number of USD per 1M tokens, got %v", v)
+	}
+}
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+func validEnvName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r == '_', r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z':
+		case r >= '0' && r <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
