@@ -1,0 +1,399 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"llmrouter/llm"
+)
+
+// Header names and values, built once.
+var (
+	hdrAuthorization   = []byte("Authorization")
+	hdrAPIKey          = []byte("api-key")
+	hdrXAPIKey         = []byte("x-api-key")
+	hdrRequestID       = []byte("x-request-id")
+	hdrTier            = []byte("x-llmrouter-tier")
+	hdrCacheControlReq = []byte("Cache-Control")
+	hdrRetryAfter      = []byte("Retry-After")
+	hdrAllow           = []byte("Allow")
+	hdrOutTier         = []byte("x-llmrouter-tier")
+	hdrOutModel        = []byte("x-llmrouter-model")
+	hdrOutProvider     = []byte("x-llmrouter-provider")
+	hdrOutScore        = []byte("x-llmrouter-score")
+	hdrOutCache        = []byte("x-llmrouter-cache")
+	hdrOutSimilarity   = []byte("x-llmrouter-similarity")
+	hdrCacheControl    = []byte("Cache-Control")
+	hdrConnection      = []byte("Connection")
+	hdrAccelBuffering  = []byte("X-Accel-Buffering")
+
+	contentTypeJSON = []byte("application/json")
+	contentTypeSSE  = []byte("text/event-stream; charset=utf-8")
+	valNoCache      = []byte("no-cache")
+	valKeepAlive    = []byte("keep-alive")
+	valNo           = []byte("no")
+)
+
+// Route labels (also the metric "route" label).
+const (
+	routeChat        = "chat"
+	routeCompletions = "completions"
+	routeEmbeddings  = "embeddings"
+	routeModels      = "models"
+	routeModel       = "model"
+	routeHealth      = "healthz"
+	routeReady       = "readyz"
+	routeMetrics     = "metrics"
+	routeInvalidate  = "admin_invalidate"
+	routeUnknown     = "unknown"
+)
+
+// exchange is the per-request record that ends up in the log line and the
+// metrics. It holds only owned values, so a stream writer may keep it.
+type exchange struct {
+	start         time.Time
+	route         string
+	requestID     string
+	tenant        string
+	model         string // requested
+	upstreamModel string // from the answer, when Meta has none
+	stream        bool
+	status        int
+	meta          *llm.Meta
+	usage         *llm.Usage
+	err           *llm.Error
+	events        int
+	prompt        string // only with DebugLogPrompts
+}
+
+// Handler returns the request handler (the server's; exposed for tests).
+func (s *Server) Handler() fasthttp.RequestHandler { return s.handle }
+
+func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	path := ctx.Path()
+	method := ctx.Method()
+	switch string(path) {
+	case "/v1/chat/completions":
+		if s.allow(ctx, method, fasthttp.MethodPost) {
+			s.api(ctx, routeChat, s.chat)
+		}
+	case "/v1/completions":
+		if s.allow(ctx, method, fasthttp.MethodPost) {
+			s.api(ctx, routeCompletions, s.legacy)
+		}
+	case "/v1/embeddings":
+		if s.allow(ctx, method, fasthttp.MethodPost) {
+			s.api(ctx, routeEmbeddings, s.embeddings)
+		}
+	case "/v1/models":
+		if s.allow(ctx, method, fasthttp.MethodGet) {
+			s.api(ctx, routeModels, s.models)
+		}
+	case "/healthz":
+		if s.allow(ctx, method, fasthttp.MethodGet) {
+			s.healthz(ctx)
+		}
+	case "/readyz":
+		if s.allow(ctx, method, fasthttp.MethodGet) {
+			s.readyz(ctx)
+		}
+	case "/metrics":
+		if s.allow(ctx, method, fasthttp.MethodGet) {
+			s.metrics(ctx)
+		}
+	case "/admin/cache/invalidate":
+		if s.allow(ctx, method, fasthttp.MethodPost) {
+			s.invalidate(ctx)
+		}
+	default:
+		if bytes.HasPrefix(path, []byte("/v1/models/")) && len(path) > len("/v1/models/") {
+			if s.allow(ctx, method, fasthttp.MethodGet) {
+				s.api(ctx, routeModel, s.model)
+			}
+			return
+		}
+		writeError(ctx, &llm.Error{Kind: llm.KindUnknownModel, Code: "unknown_url",
+			Message: "unknown url: " + strconv.Quote(string(limit(path, 200)))})
+		ctx.SetStatusCode(fasthttp.StatusNotFound)
+	}
+}
+
+func limit(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[:n]
+	}
+	return b
+}
+
+// allow answers 405 (OpenAI error shape, with Allow) unless method is want.
+// HEAD is allowed where GET is.
+func (s *Server) allow(ctx *fasthttp.RequestCtx, method []byte, want string) bool {
+	if string(method) == want || (want == fasthttp.MethodGet && string(method) == fasthttp.MethodHead) {
+		return true
+	}
+	writeError(ctx, invalid("", "method "+strconv.Quote(string(limit(method, 20)))+" not allowed; use "+want))
+	ctx.SetStatusCode(fasthttp.StatusMethodNotAllowed)
+	ctx.Response.Header.SetBytesK(hdrAllow, want)
+	return false
+}
+
+// routeConfig gives each route its own limits before the body is read.
+// Routes with no real body get a small body limit; the /v1 POST routes get
+// MaxBodyBytes. Streams set their own write deadline in the handler,
+// because whether a request streams is written in its body.
+func (s *Server) routeConfig(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+	uri := h.RequestURI()
+	if bytes.HasPrefix(uri, []byte("/v1/chat/")) || bytes.HasPrefix(uri, []byte("/v1/completions")) ||
+		bytes.HasPrefix(uri, []byte("/v1/embeddings")) {
+		return fasthttp.RequestConfig{MaxRequestBodySize: s.o.MaxBodyBytes}
+	}
+	return fasthttp.RequestConfig{MaxRequestBodySize: min(smallBodyBytes, s.o.MaxBodyBytes)}
+}
+
+// serverError answers errors fasthttp meets before the handler runs, in the
+// OpenAI shape.
+func (s *Server) serverError(ctx *fasthttp.RequestCtx, err error) {
+	var e *llm.Error
+	status := 0
+	switch {
+	case isBodyTooLarge(err):
+		e = &llm.Error{Kind: llm.KindPayloadTooLarge, Message: "request body is larger than " + strconv.Itoa(s.o.MaxBodyBytes) + " bytes"}
+	case isSmallBuffer(err):
+		e, status = invalid("", "request headers are too large"), fasthttp.StatusRequestHeaderFieldsTooLarge
+	case isTimeout(err):
+		e, status = invalid("", "timed out reading the request"), fasthttp.StatusRequestTimeout
+	default:
+		e = invalid("", "malformed http request")
+	}
+	writeError(ctx, e)
+	if status != 0 {
+		ctx.SetStatusCode(status)
+	}
+	s.m.requests.WithLabelValues(routeUnknown, statusText(ctx.Response.StatusCode()), "", "", "").Inc()
+}
+
+// apiHandler serves one /v1 route for an authenticated caller. It returns
+// false when it handed the response to a stream writer, which then
+// finishes the exchange itself.
+type apiHandler func(ctx *fasthttp.RequestCtx, x *exchange, p *principal) (finished bool)
+
+// api runs the steps common to /v1 routes: request id, auth, concurrency
+// bound, then h; then headers, log line and metrics.
+func (s *Server) api(ctx *fasthttp.RequestCtx, route string, h apiHandler) {
+	x := &exchange{start: time.Now(), route: route, requestID: s.requestID(ctx), meta: &llm.Meta{}}
+	ctx.Response.Header.SetBytesK(hdrRequestID, x.requestID)
+	p, aerr := s.auth.Load().authenticate(&ctx.Request.Header)
+	if aerr != nil {
+		x.err = aerr
+		x.status = writeError(ctx, aerr)
+		s.finish(x)
+		return
+	}
+	x.tenant = p.tenant
+	n := s.inFlight.Add(1)
+	s.m.inFlight.Inc()
+	if s.o.MaxConcurrency > 0 && n > int64(s.o.MaxConcurrency) {
+		s.release()
+		x.err = &llm.Error{Kind: llm.KindOverloaded, Message: "the proxy is at its concurrency limit; retry shortly", RetryAfter: time.Second}
+		x.status = writeError(ctx, x.err)
+		s.finish(x)
+		return
+	}
+	if h(ctx, x, p) {
+		s.release()
+		s.finish(x)
+	}
+}
+
+func (s *Server) release() {
+	s.inFlight.Add(-1)
+	s.m.inFlight.Dec()
+}
+
+// fail writes e as the response of x.
+func (s *Server) fail(ctx *fasthttp.RequestCtx, x *exchange, e *llm.Error) bool {
+	x.err = e
+	x.status = writeError(ctx, e)
+	return true
+}
+
+// finish writes the log line and records metrics for x.
+func (s *Server) finish(x *exchange) {
+	elapsed := time.Since(x.start)
+	mv := x.meta.Values()
+	s.m.observe(x, &mv, elapsed)
+	if x.err != nil && upstreamAuthFailure(x.err) {
+		s.log.LogAttrs(context.Background(), slog.LevelError, "upstream rejected the proxy's provider key",
+			slog.String("request_id", x.requestID), slog.String("provider", x.err.Provider),
+			slog.Int("upstream_status", x.err.Status))
+	}
+	lvl := slog.LevelInfo
+	if x.status >= 500 {
+		lvl = slog.LevelWarn
+	}
+	if !s.log.Enabled(context.Background(), lvl) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 20)
+	attrs = append(attrs,
+		slog.String("request_id", x.requestID),
+		slog.String("route", x.route),
+		slog.String("tenant", x.tenant),
+		slog.String("model", x.model),
+		slog.Bool("stream", x.stream),
+		slog.String("tier", mv.Tier.String()),
+		slog.String("provider", mv.Provider),
+		slog.String("upstream_model", firstNonEmpty(mv.Model, x.upstreamModel)),
+		slog.String("cache", mv.Cache),
+		slog.Int("status", x.status),
+		slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000),
+		slog.Int("attempts", mv.Attempts),
+	)
+	if x.usage != nil {
+		attrs = append(attrs, slog.Int("prompt_tokens", x.usage.PromptTokens),
+			slog.Int("completion_tokens", x.usage.CompletionTokens))
+	}
+	if x.stream {
+		attrs = append(attrs, slog.Int("events", x.events))
+	}
+	if x.err != nil {
+		attrs = append(attrs, slog.String("error_kind", x.err.Kind.String()), slog.String("error", x.err.Error()))
+	}
+	if s.o.DebugLogPrompts && x.prompt != "" {
+		attrs = append(attrs, slog.String("prompt", x.prompt))
+	}
+	s.log.LogAttrs(context.Background(), lvl, "request", attrs...)
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// prepare fills the routing fields of a decoded request from the caller and
+// the request headers: tenant, request id, meta, tier override (only for
+// keys that may override, capped at their MaxTier) and cache control.
+func (s *Server) prepare(ctx *fasthttp.RequestCtx, x *exchange, p *principal, r *llm.Request) *llm.Error {
+	r.Tenant = p.tenant
+	r.RequestID = x.requestID
+	r.Meta = x.meta
+	if v := ctx.Request.Header.PeekBytes(hdrTier); len(v) > 0 && string(v) != "auto" {
+		t, ok := llm.ParseTier(string(v))
+		if !ok {
+			return invalid("x-llmrouter-tier", "x-llmrouter-tier must be small, medium, large or auto")
+		}
+		if p.allowOverride {
+			if p.maxTier != llm.TierUnset && t > p.maxTier {
+				t = p.maxTier
+			}
+			r.TierOverride = t
+		}
+	}
+	if v := ctx.Request.Header.PeekBytes(hdrCacheControlReq); len(v) > 0 {
+		r.CacheControl = parseCacheControl(v)
+	}
+	x.model = r.Model
+	x.stream = r.Stream
+	if s.o.DebugLogPrompts {
+		x.prompt = r.LastUserText()
+	}
+	return nil
+}
+
+// parseCacheControl reads no-cache, no-store and max-age=0 (as no-cache).
+func parseCacheControl(v []byte) llm.CacheControl {
+	var cc llm.CacheControl
+	for len(v) > 0 {
+		var tok []byte
+		tok, v, _ = bytes.Cut(v, []byte(","))
+		tok = bytes.TrimSpace(tok)
+		switch {
+		case bytes.EqualFold(tok, []byte("no-cache")):
+			cc.NoCache = true
+		case bytes.EqualFold(tok, []byte("no-store")):
+			cc.NoStore = true
+		case bytes.EqualFold(tok, []byte("max-age=0")):
+			cc.NoCache = true
+		}
+	}
+	return cc
+}
+
+// setMetaHeaders writes the x-llmrouter-* headers from the request's Meta.
+func setMetaHeaders(h *fasthttp.ResponseHeader, mv *llm.MetaValues) {
+	if t := mv.Tier.String(); t != "" {
+		h.SetBytesK(hdrOutTier, t)
+		h.SetBytesKV(hdrOutScore, strconv.AppendFloat(make([]byte, 0, 8), mv.Score, 'f', 3, 64))
+	}
+	if mv.Model != "" {
+		h.SetBytesK(hdrOutModel, mv.Model)
+	}
+	if mv.Provider != "" {
+		h.SetBytesK(hdrOutProvider, mv.Provider)
+	}
+	if mv.Cache != "" {
+		h.SetBytesK(hdrOutCache, mv.Cache)
+		if mv.Cache == llm.CacheSemantic {
+			h.SetBytesKV(hdrOutSimilarity, strconv.AppendFloat(make([]byte, 0, 8), mv.Similarity, 'f', 4, 64))
+		}
+	}
+}
+
+// writeJSON answers 200 with v encoded as JSON (HTML characters unescaped,
+// as OpenAI sends them).
+func writeJSON(ctx *fasthttp.RequestCtx, v any) error {
+	ctx.Response.Header.SetContentTypeBytes(contentTypeJSON)
+	enc := json.NewEncoder(ctx.Response.BodyWriter())
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// budget returns a request context derived from the server's base context.
+func (s *Server) budget(stream bool) (context.Context, context.CancelFunc) {
+	if stream {
+		return context.WithTimeout(s.base, s.o.StreamTimeout)
+	}
+	return context.WithTimeout(s.base, s.o.RequestTimeout)
+}
+
+// chat serves POST /v1/chat/completions.
+func (s *Server) chat(ctx *fasthttp.RequestCtx, x *exchange, p *principal) bool {
+	r := new(llm.Request)
+	if err := llm.DecodeRequest(ctx.PostBody(), r); err != nil {
+		return s.fail(ctx, x, llm.AsError(err))
+	}
+	if e := validateChat(r); e != nil {
+		x.model = r.Model
+		return s.fail(ctx, x, e)
+	}
+	if e := s.prepare(ctx, x, p, r); e != nil {
+		return s.fail(ctx, x, e)
+	}
+	if r.Stream {
+		return s.streamChat(ctx, x, r, chatEncoder{})
+	}
+	cctx, cancel := s.budget(false)
+	resp, err := s.completer.Complete(cctx, r)
+	cancel()
+	mv := x.meta.Values()
+	setMetaHeaders(&ctx.Response.Header, &mv)
+	if err != nil {
+		return s.fail(ctx, x, llm.AsError(err))
+	}
+	x.usage = resp.Usage
+	x.upstreamModel = resp.Model
+	if err := writeJSON(ctx, resp); err != nil {
+		ctx.ResetBody()
+		return s.fail(ctx, x, &llm.Error{Kind: llm.KindInternal, Message: "could not encode the answer", Err: err})
+	}
+	x.status = fasthttp.StatusOK
+	return true
+}

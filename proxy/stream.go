@@ -1,0 +1,235 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"llmrouter/llm"
+)
+
+var (
+	sseData      = []byte("data: ")
+	sseDone      = []byte("data: [DONE]\n\n")
+	sseHeartbeat = []byte(": keep-alive\n\n")
+)
+
+// recvWaitLimit bounds how long a finished stream writer waits for its Recv
+// goroutine after Close; a Stream that ignores Close is a bug we log.
+const recvWaitLimit = 5 * time.Second
+
+// chunkEncoder writes one upstream chunk in a route's client format.
+type chunkEncoder interface {
+	// writeChunk writes c as one SSE event to w and reports whether it
+	// wrote anything. The usage-only chunk is written only if wantUsage.
+	writeChunk(w *bufio.Writer, enc *json.Encoder, c *llm.Chunk, wantUsage bool) (bool, error)
+}
+
+// chatEncoder writes chat.completion.chunk events as they came.
+type chatEncoder struct{}
+
+func (chatEncoder) writeChunk(w *bufio.Writer, enc *json.Encoder, c *llm.Chunk, wantUsage bool) (bool, error) {
+	if len(c.Choices) == 0 && (c.Usage == nil || !wantUsage) {
+		return false, nil
+	}
+	if c.Usage != nil && !wantUsage {
+		cp := *c
+		cp.Usage = nil
+		c = &cp
+	}
+	return true, writeEvent(w, enc, c)
+}
+
+// writeEvent writes "data: <json>\n\n".
+func writeEvent(w *bufio.Writer, enc *json.Encoder, v any) error {
+	w.Write(sseData)
+	if err := enc.Encode(v); err != nil { // Encode adds one "\n"
+		return err
+	}
+	_, err := w.WriteString("\n")
+	return err
+}
+
+type recvResult struct {
+	chunk *llm.Chunk
+	err   error
+}
+
+// streamChat starts the upstream stream and, once it has its first event,
+// answers with SSE headers and hands the body to a stream writer. An error
+// before that point is an ordinary HTTP error. It returns false when the
+// stream writer owns the rest of the exchange.
+func (s *Server) streamChat(ctx *fasthttp.RequestCtx, x *exchange, r *llm.Request, enc chunkEncoder) bool {
+	sctx, cancel := s.budget(true)
+	st, err := s.completer.Stream(sctx, r)
+	mv := x.meta.Values()
+	setMetaHeaders(&ctx.Response.Header, &mv)
+	if err != nil {
+		cancel()
+		return s.fail(ctx, x, llm.AsError(err))
+	}
+	h := &ctx.Response.Header
+	h.SetContentTypeBytes(contentTypeSSE)
+	h.SetBytesKV(hdrCacheControl, valNoCache)
+	h.SetBytesKV(hdrConnection, valKeepAlive)
+	h.SetBytesKV(hdrAccelBuffering, valNo)
+	// The server's WriteTimeout is for unary answers; a stream may write
+	// for its whole budget. The server restores WriteTimeout on the next
+	// request of the connection (it is > 0 by setDefaults).
+	_ = ctx.SetWriteDeadline(time.Now().Add(s.o.StreamTimeout + streamWriteGrace))
+	x.status = fasthttp.StatusOK
+	wantUsage := r.WantsUsage()
+	s.streams.Add(1)
+	ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
+		s.pump(w, sctx, cancel, st, x, enc, wantUsage)
+	})
+	return false
+}
+
+// pump copies the stream to the client until io.EOF ([DONE]), an error (an
+// SSE error event, no [DONE]), the budget, or a failed write (the client is
+// gone). It always closes the stream, cancels its context, waits for its
+// Recv goroutine and finishes the exchange. It runs on fasthttp's stream
+// writer goroutine and touches no RequestCtx.
+func (s *Server) pump(w *bufio.Writer, sctx context.Context, cancel context.CancelFunc, st llm.Stream,
+	x *exchange, enc chunkEncoder, wantUsage bool) {
+	results := make(chan recvResult)
+	stop := make(chan struct{})
+	exited := make(chan struct{})
+	go func() { // owner: this pump; exits on a Recv error or on stop
+		defer close(exited)
+		for {
+			c, err := st.Recv()
+			select {
+			case results <- recvResult{c, err}:
+			case <-stop:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	defer func() {
+		close(stop)
+		_ = st.Close()
+		cancel()
+		t := time.NewTimer(recvWaitLimit)
+		select {
+		case <-exited:
+		case <-t.C:
+			s.log.Error("stream Recv did not return after Close; goroutine leaked", slog.String("request_id", x.requestID))
+		}
+		t.Stop()
+		s.release()
+		s.finish(x)
+		s.streams.Done()
+	}()
+
+	jenc := json.NewEncoder(w)
+	jenc.SetEscapeHTML(false)
+	events := s.m.streamEvents.WithLabelValues(x.route, "chunk")
+	hb := time.NewTimer(s.o.HeartbeatInterval)
+	defer hb.Stop()
+	for {
+		select {
+		case res := <-results:
+			switch {
+			case res.err == io.EOF:
+				if s.emit(w, x, "done", func() error { _, err := w.Write(sseDone); return err }) {
+					s.clientGone(x)
+				}
+				return
+			case res.err != nil:
+				s.midStreamError(w, x, llm.AsError(res.err))
+				return
+			case res.chunk == nil:
+				continue
+			}
+			c := res.chunk
+			if c.Usage != nil {
+				u := *c.Usage
+				x.usage = &u
+			}
+			if c.Model != "" && x.upstreamModel == "" {
+				x.upstreamModel = c.Model
+			}
+			wrote, err := enc.writeChunk(w, jenc, c, wantUsage)
+			if err == nil && wrote {
+				err = w.Flush()
+			}
+			if err != nil {
+				s.clientGone(x)
+				return
+			}
+			if wrote {
+				x.events++
+				events.Inc()
+			}
+			hb.Reset(s.o.HeartbeatInterval)
+		case <-hb.C:
+			if s.emit(w, x, "heartbeat", func() error { _, err := w.Write(sseHeartbeat); return err }) {
+				s.clientGone(x)
+				return
+			}
+			hb.Reset(s.o.HeartbeatInterval)
+		case <-sctx.Done():
+			e := llm.AsError(sctx.Err())
+			if s.base.Err() != nil {
+				e = &llm.Error{Kind: llm.KindOverloaded, Message: "the proxy is shutting down", Err: sctx.Err()}
+			}
+			s.midStreamError(w, x, e)
+			return
+		}
+	}
+}
+
+// emit writes one non-chunk event and flushes; it reports a failed write.
+func (s *Server) emit(w *bufio.Writer, x *exchange, kind string, write func() error) (failed bool) {
+	err := write()
+	if err == nil {
+		err = w.Flush()
+	}
+	if err != nil {
+		return true
+	}
+	x.events++
+	s.m.streamEvents.WithLabelValues(x.route, kind).Inc()
+	return false
+}
+
+// midStreamError ends a stream with an OpenAI error event and no [DONE].
+func (s *Server) midStreamError(w *bufio.Writer, x *exchange, e *llm.Error) {
+	x.err = e
+	b, _ := errorJSON(e)
+	s.emit(w, x, "error", func() error {
+		w.Write(sseData)
+		w.Write(b)
+		_, err := w.WriteString("\n\n")
+		return err
+	})
+}
+
+func (s *Server) clientGone(x *exchange) {
+	if x.err == nil {
+		x.err = &llm.Error{Kind: llm.KindCanceled, Message: "client disconnected mid-stream"}
+	}
+}
+
+func isBodyTooLarge(err error) bool { return errors.Is(err, fasthttp.ErrBodyTooLarge) }
+
+func isSmallBuffer(err error) bool {
+	var sb *fasthttp.ErrSmallBuffer
+	return errors.As(err, &sb)
+}
+
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}

@@ -1,0 +1,76 @@
+package proxy
+
+import (
+	"strconv"
+
+	"llmrouter/llm"
+)
+
+// validateChat checks a decoded chat request beyond its JSON types. It
+// returns the first problem as a KindInvalidRequest error naming the
+// parameter (messages[i].role style for message fields), or nil.
+func validateChat(r *llm.Request) *llm.Error {
+	if r.Model == "" {
+		return invalid("model", "you must provide a model parameter")
+	}
+	if len(r.Messages) == 0 {
+		return invalid("messages", "messages must be a non-empty array")
+	}
+	for i := range r.Messages {
+		if e := validateMessage(i, &r.Messages[i]); e != nil {
+			return e
+		}
+	}
+	switch {
+	case r.N != nil && *r.N < 1:
+		return invalid("n", "n must be at least 1")
+	case r.Temperature != nil && (*r.Temperature < 0 || *r.Temperature > 2):
+		return invalid("temperature", "temperature must be between 0 and 2")
+	case r.TopP != nil && (*r.TopP < 0 || *r.TopP > 1):
+		return invalid("top_p", "top_p must be between 0 and 1")
+	case r.MaxTokens != nil && *r.MaxTokens <= 0:
+		return invalid("max_tokens", "max_tokens must be greater than 0")
+	case r.MaxCompletionTokens != nil && *r.MaxCompletionTokens <= 0:
+		return invalid("max_completion_tokens", "max_completion_tokens must be greater than 0")
+	case r.PresencePenalty != nil && (*r.PresencePenalty < -2 || *r.PresencePenalty > 2):
+		return invalid("presence_penalty", "presence_penalty must be between -2 and 2")
+	case r.FrequencyPenalty != nil && (*r.FrequencyPenalty < -2 || *r.FrequencyPenalty > 2):
+		return invalid("frequency_penalty", "frequency_penalty must be between -2 and 2")
+	case r.TopLogprobs != nil && (*r.TopLogprobs < 0 || *r.TopLogprobs > 20):
+		return invalid("top_logprobs", "top_logprobs must be between 0 and 20")
+	case r.StreamOptions != nil && !r.Stream:
+		return invalid("stream_options", "stream_options is only allowed when stream is true")
+	}
+	for i := range r.Tools {
+		if r.Tools[i].Function.Name == "" {
+			return invalid("tools["+strconv.Itoa(i)+"].function.name", "tool functions need a name")
+		}
+	}
+	return nil
+}
+
+func validateMessage(i int, m *llm.Message) *llm.Error {
+	switch m.Role {
+	case "system", "developer", "user":
+		if m.Content.IsNull() {
+			return invalid(msgParam(i, "content"), "messages with role '"+m.Role+"' must have content")
+		}
+	case "assistant":
+		if m.Content.IsNull() && len(m.ToolCalls) == 0 && m.Refusal == nil {
+			return invalid(msgParam(i, "content"), "assistant messages need content or tool_calls")
+		}
+	case "tool":
+		if m.ToolCallID == "" {
+			return invalid(msgParam(i, "tool_call_id"), "messages with role 'tool' must have a tool_call_id")
+		}
+	case "":
+		return invalid(msgParam(i, "role"), "each message needs a role")
+	default:
+		return invalid(msgParam(i, "role"), "invalid role; expected one of system, developer, user, assistant, tool")
+	}
+	return nil
+}
+
+func msgParam(i int, field string) string {
+	return "messages[" + strconv.Itoa(i) + "]." + field
+}
