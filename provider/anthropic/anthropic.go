@@ -113,22 +113,14 @@ func New(o Options) (*Client, error) {
 	return c, nil
 }
 
-// header sets the API headers on an outgoing request.
-func (c *Client) header(stream bool) func(*fasthttp.RequestHeader) {
-	return func(h *fasthttp.RequestHeader) {
-		h.SetMethod(fasthttp.MethodPost)
-		h.SetContentType("application/json")
-		if stream {
-			h.Set("accept", "text/event-stream")
-		} else {
-			h.Set("accept", "application/json")
-		}
-		h.Set("anthropic-version", c.version)
-		for k, v := range c.headers {
-			h.Set(k, v)
-		}
-		h.Set("x-api-key", c.apiKey)
+// header sets the API headers on an outgoing request (transport sets the
+// method, content-type and accept).
+func (c *Client) header(h *fasthttp.RequestHeader) {
+	h.Set("anthropic-version", c.version)
+	for k, v := range c.headers {
+		h.Set(k, v)
 	}
+	h.Set("x-api-key", c.apiKey)
 }
 
 // Complete sends one Messages request and translates the answer. Errors are
@@ -144,7 +136,7 @@ func (c *Client) Complete(ctx context.Context, req *llm.Request) (*llm.Response,
 	if err != nil {
 		return nil, &llm.Error{Kind: llm.KindInternal, Message: "encode anthropic request", Err: err}
 	}
-	reply, err := c.http.Do(ctx, messagesPath, c.header(false), body)
+	reply, err := c.http.Do(ctx, messagesPath, c.header, body)
 	if err != nil {
 		c.log.DebugContext(ctx, "anthropic call failed", "provider", c.name, "err", err)
 		return nil, err
@@ -179,7 +171,7 @@ func (c *Client) Stream(ctx context.Context, req *llm.Request) (llm.Stream, erro
 	if err != nil {
 		return nil, &llm.Error{Kind: llm.KindInternal, Message: "encode anthropic request", Err: err}
 	}
-	sr, err := c.http.Stream(ctx, messagesPath, c.header(true), body)
+	sr, err := c.http.Stream(ctx, messagesPath, c.header, body)
 	if err != nil {
 		c.log.DebugContext(ctx, "anthropic stream failed", "provider", c.name, "err", err)
 		return nil, err
