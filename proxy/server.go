@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"sync"
@@ -183,6 +184,7 @@ func New(o Options) (*Server, error) {
 		CloseOnShutdown:       true,
 		NoDefaultServerHeader: true,
 		NoDefaultContentType:  true,
+		Logger:                fasthttpLogger{log},
 	}
 	return s, nil
 }
@@ -307,4 +309,14 @@ func visibleASCII(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// fasthttpLogger sends fasthttp's own messages (connection errors) to the
+// proxy's logger at debug level.
+type fasthttpLogger struct{ l *slog.Logger }
+
+func (f fasthttpLogger) Printf(format string, args ...any) {
+	if f.l.Enabled(context.Background(), slog.LevelDebug) {
+		f.l.Debug("fasthttp: " + fmt.Sprintf(format, args...))
+	}
 }
