@@ -75,9 +75,9 @@ func numberWord(w []byte) string {
 		return "1000000000"
 	case "half":
 		return "0.5"
-	case "twice", "double":
+	case "twice":
 		return "x2"
-	case "triple":
+	case "thrice":
 		return "x3"
 	}
 	return ""

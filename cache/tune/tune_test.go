@@ -1,0 +1,224 @@
+package tune
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"llmrouter/embeddings"
+)
+
+func TestReadPairs(t *testing.T) {
+	in := "# comment\nhow do i x\thow can i x\t1\n\nwhat is 5\twhat is 6\t0\r\nbad line\nA\tB\tyes\n"
+	pairs, err := ReadPairs(strings.NewReader(in))
+	if err == nil || !strings.Contains(err.Error(), "line 5:") || !strings.Contains(err.Error(), "line 6:") {
+		t.Fatalf("err = %v, want lines 5 and 6 reported", err)
+	}
+	want := []Pair{{"how do i x", "how can i x", true}, {"what is 5", "what is 6", false}}
+	if len(pairs) != 2 || pairs[0] != want[0] || pairs[1] != want[1] {
+		t.Errorf("pairs = %+v, want %+v", pairs, want)
+	}
+	if _, err := ReadPairs(strings.NewReader("a\tb\t1\n")); err != nil {
+		t.Errorf("good file: %v", err)
+	}
+}
+
+func TestReadSTSB(t *testing.T) {
+	in := "g\tf\t2012\t0001\t5.000\tA man.\tA man!\n" +
+		"g\tf\t2012\t0002\t3.800\tA dog.\tA cat.\textra\tcolumns\n" +
+		"g\tf\t2012\t0003\t4.000\tX\tY\n" +
+		"g\tf\t2012\t0004\tfive\tX\tY\n" +
+		"short\tline\n"
+	pairs, err := ReadSTSB(strings.NewReader(in), 4)
+	if err == nil || !strings.Contains(err.Error(), "line 4:") || !strings.Contains(err.Error(), "line 5:") {
+		t.Fatalf("err = %v, want lines 4 and 5 reported", err)
+	}
+	want := []Pair{{"A man.", "A man!", true}, {"A dog.", "A cat.", false}, {"X", "Y", true}}
+	if len(pairs) != len(want) {
+		t.Fatalf("pairs = %+v", pairs)
+	}
+	for i := range want {
+		if pairs[i] != want[i] {
+			t.Errorf("pair %d = %+v, want %+v", i, pairs[i], want[i])
+		}
+	}
+}
+
+func TestEvaluateCounts(t *testing.T) {
+	pairs := []Pair{
+		{"What is the capital of France?", "what is the capital of france", true}, // sim 1, guard ok
+		{"What is 15% of 80?", "What is 15% of 90?", false},                       // guard refuses
+		{"write a sorting function", "tell me a joke about cats", false},          // dissimilar
+		{"Explain recursion", "Describe how recursive functions work", true},      // lexical miss
+	}
+	rows, err := Evaluate(context.Background(), embeddings.NewLexical(0), pairs, []float64{-1, 0.99}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// at -1 every guarded pair hits: TP 2, FP 1 (the joke), refused 15%-pair is a TN
+	if r := rows[0]; r.TP != 2 || r.FP != 1 || r.FN != 0 || r.TN != 1 || r.HitRate != 0.75 {
+		t.Errorf("row at -1 = %+v", r)
+	}
+	if r := rows[1]; r.TP != 1 || r.FP != 0 || r.FN != 1 || r.TN != 2 || r.Precision != 1 || r.Recall != 0.5 {
+		t.Errorf("row at 0.99 = %+v", r)
+	}
+	unguarded, err := Evaluate(context.Background(), embeddings.NewLexical(0), pairs, []float64{-1}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := unguarded[0]; r.FP != 2 || r.TN != 0 {
+		t.Errorf("unguarded row at -1 = %+v", r)
+	}
+}
+
+func TestRecommend(t *testing.T) {
+	row := func(th float64, tp, fp int) Row {
+		return Row{Threshold: th, TP: tp, FP: fp, Precision: float64(tp) / float64(max(tp+fp, 1))}
+	}
+	tests := []struct {
+		name string
+		rows []Row
+		want float64
+		ok   bool
+	}{
+		{"lowest precise", []Row{row(0.8, 90, 10), row(0.9, 99, 1), row(0.95, 50, 0)}, 0.9, true},
+		{"any order", []Row{row(0.95, 50, 0), row(0.8, 90, 10), row(0.9, 99, 1)}, 0.9, true},
+		{"dip above stops the scan", []Row{row(0.8, 200, 1), row(0.9, 90, 10), row(0.95, 50, 0)}, 0.95, true},
+		{"too few hits", []Row{row(0.9, 5, 0), row(0.95, 3, 0)}, 0, false},
+		{"never precise", []Row{row(0.9, 50, 50)}, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := Recommend(tt.rows, 0.99)
+			if ok != tt.ok || got.Threshold != tt.want {
+				t.Errorf("Recommend = %v, %v; want %v, %v", got.Threshold, ok, tt.want, tt.ok)
+			}
+		})
+	}
+}
+
+func TestThresholdsAndWrite(t *testing.T) {
+	ts := Thresholds(0.9, 1, 0.05)
+	if len(ts) != 3 || ts[0] != 0.9 || ts[2] != 1 {
+		t.Fatalf("Thresholds = %v", ts)
+	}
+	rows := []Row{{Threshold: 0.9, TP: 30, FP: 0, Precision: 1, Recall: 0.5, HitRate: 0.3}, {Threshold: 0.95}}
+	var buf bytes.Buffer
+	if err := Write(&buf, rows, rows[0], true); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{"threshold", "precision", "0.900", "1.0000", "recommended threshold: 0.900", "-"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// datasets returns /work/shared/datasets (found by walking up from the test
+// directory). Under CI=true a missing directory fails the test.
+func datasets(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		for _, p := range []string{filepath.Join(dir, "shared", "datasets"), filepath.Join(dir, "..", "shared", "datasets")} {
+			if st, err := os.Stat(filepath.Join(p, "stsb")); err == nil && st.IsDir() {
+				return p
+			}
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			break
+		}
+		dir = parent
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("shared/datasets not found (expected at ../shared relative to the repository)")
+	}
+	t.Skip("shared/datasets not found")
+	return ""
+}
+
+func readSTSB(t *testing.T, name string) []Pair {
+	t.Helper()
+	f, err := os.Open(filepath.Join(datasets(t), "stsb", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	pairs, err := ReadSTSB(f, DefaultSTSBMinScore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pairs
+}
+
+// TestLexicalOnSTSBDev checks properties of the shipped lexical threshold and
+// the guard on STS-B dev, not exact figures (they move with tuning).
+func TestLexicalOnSTSBDev(t *testing.T) {
+	pairs := readSTSB(t, "sts-dev.csv")
+	if len(pairs) < 1000 {
+		t.Fatalf("only %d dev pairs", len(pairs))
+	}
+	e := embeddings.NewLexical(0)
+	ths := []float64{0.7, embeddings.DefaultLexicalThreshold}
+	guarded, err := Evaluate(context.Background(), e, pairs, ths, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := Evaluate(context.Background(), e, pairs, ths, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shipped := guarded[1]
+	t.Logf("dev at %.2f with guard: %+v", shipped.Threshold, shipped)
+	if shipped.Precision < 0.95 || shipped.Recall <= 0.005 {
+		t.Errorf("at the shipped threshold: precision %.3f (want >= 0.95), recall %.4f (want > 0.005)", shipped.Precision, shipped.Recall)
+	}
+	// the guard removes at least a third of the false hits at a loose
+	// threshold, and costs fewer true hits than it removes false ones (in
+	// proportion)
+	loose, looseNoGuard := guarded[0], plain[0]
+	t.Logf("dev at 0.70: guard %+v, no guard %+v", loose, looseNoGuard)
+	if removed := 1 - float64(loose.FP)/float64(looseNoGuard.FP); removed < 0.33 {
+		t.Errorf("guard removed %.0f%% of false hits at 0.70, want >= 33%%", 100*removed)
+	}
+	if loose.Precision <= looseNoGuard.Precision {
+		t.Errorf("guard did not raise precision at 0.70: %.3f vs %.3f", loose.Precision, looseNoGuard.Precision)
+	}
+}
+
+// TestShippedThresholdOnSTSBTrain re-derives the calibration: the shipped
+// lexical threshold keeps precision >= 0.99 on STS-B train with the guard.
+func TestShippedThresholdOnSTSBTrain(t *testing.T) {
+	pairs := readSTSB(t, "sts-train.csv")
+	rows, err := Evaluate(context.Background(), embeddings.NewLexical(0), pairs, Thresholds(0.80, 1, 0.01), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, ok := Recommend(rows, 0.99)
+	if !ok || rec.Threshold > embeddings.DefaultLexicalThreshold {
+		t.Errorf("recommended %v (ok %v); the shipped %.2f must be at or above it", rec.Threshold, ok, embeddings.DefaultLexicalThreshold)
+	}
+}
+
+func BenchmarkEvaluateSTSBDev(b *testing.B) {
+	f, err := os.Open("/work/shared/datasets/stsb/sts-dev.csv")
+	if err != nil {
+		b.Skip(err)
+	}
+	pairs, _ := ReadSTSB(f, DefaultSTSBMinScore)
+	f.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Evaluate(context.Background(), embeddings.NewLexical(0), pairs, []float64{0.95}, true); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
