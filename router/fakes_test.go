@@ -75,7 +75,9 @@ func failing(name string, e func() *llm.Error) *fake {
 // Answers replies with text: whole for Complete, word by word for Stream.
 func Answers(name, text string) *fake {
 	return &fake{name: name,
-		complete: func(_ context.Context, req *llm.Request) (*llm.Response, error) { return response(req.Model, text), nil },
+		complete: func(_ context.Context, req *llm.Request) (*llm.Response, error) {
+			return response(req.Model, text), nil
+		},
 		stream: func(ctx context.Context, req *llm.Request) (llm.Stream, error) {
 			return newScript(ctx, req.Model, words(text), endEOF, nil), nil
 		},
@@ -188,7 +190,9 @@ func MalformedChunk(name, text string, after int) *fake {
 // connection closes without [DONE].
 func NoDoneMarker(name, text string) *fake {
 	return &fake{name: name,
-		complete: func(_ context.Context, req *llm.Request) (*llm.Response, error) { return response(req.Model, text), nil },
+		complete: func(_ context.Context, req *llm.Request) (*llm.Response, error) {
+			return response(req.Model, text), nil
+		},
 		stream: func(ctx context.Context, req *llm.Request) (llm.Stream, error) {
 			return newScript(ctx, req.Model, words(text), endNoDone, nil), nil
 		},
@@ -240,7 +244,9 @@ func DownThenUp(name, text string) *downThenUp {
 // one) and reports usage.
 func ContinuesPrefill(name, full string) *fake {
 	return &fake{name: name,
-		complete: func(_ context.Context, req *llm.Request) (*llm.Response, error) { return response(req.Model, full), nil },
+		complete: func(_ context.Context, req *llm.Request) (*llm.Response, error) {
+			return response(req.Model, full), nil
+		},
 		stream: func(ctx context.Context, req *llm.Request) (llm.Stream, error) {
 			rest := full
 			if last := req.Messages[len(req.Messages)-1]; last.Role == "assistant" {
