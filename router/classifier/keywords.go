@@ -1,0 +1,144 @@
+package classifier
+
+import "strings"
+
+// keywords is the classifier's lookup table, built once per New and read
+// only afterwards. Keys are lowercase ASCII words, or "word word" pairs for
+// phrases (hyphens and apostrophes split words, so "step-by-step" is seen as
+// the pair "by step" and "don't" as "don t").
+//
+// It is an open-addressing table of 64-bit word hashes, which the scanner
+// computes incrementally while it reads letters, so a lookup is an index and
+// a compare. Two different words colliding in 64 bits is negligible (a few
+// hundred keys).
+type keywords struct {
+	class  *[256]uint8 // byte classes for the scanner
+	hashes []uint64    // 0 = empty slot
+	cats   []cat
+	mask   uint64
+}
+
+const (
+	hashSeed  uint64 = 14695981039346656037 // FNV-1a offset basis
+	hashPrime uint64 = 1099511628211
+)
+
+func hashByte(h uint64, b byte) uint64 { return (h ^ uint64(b)) * hashPrime }
+
+// finishHash mixes a word hash (splitmix64 finaliser) and keeps it non-zero.
+func finishHash(h uint64) uint64 {
+	h ^= h >> 30
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 27
+	h *= 0x94d049bb133111eb
+	h ^= h >> 31
+	if h == 0 {
+		h = 1
+	}
+	return h
+}
+
+// pairHash combines two finished word hashes, order-sensitively.
+func pairHash(a, b uint64) uint64 { return finishHash(a*0x9e3779b97f4a7c15 ^ b) }
+
+func wordHash(w string) uint64 {
+	h := hashSeed
+	for i := 0; i < len(w); i++ {
+		h = hashByte(h, w[i])
+	}
+	return finishHash(h)
+}
+
+func (k *keywords) lookup(h uint64) cat {
+	for i := h & k.mask; ; i = (i + 1) & k.mask {
+		switch k.hashes[i] {
+		case h:
+			return k.cats[i]
+		case 0:
+			return catNone
+		}
+	}
+}
+
+func (k *keywords) insert(h uint64, c cat) {
+	i := h & k.mask
+	for k.hashes[i] != 0 && k.hashes[i] != h {
+		i = (i + 1) & k.mask
+	}
+	k.hashes[i], k.cats[i] = h, c
+}
+
+// newKeywords builds the table. The lists describe kinds of tasks, not any
+// particular dataset.
+func newKeywords() *keywords {
+	const size = 4096 // power of two, at least four times the keys
+	k := &keywords{hashes: make([]uint64, size), cats: make([]cat, size), mask: size - 1, class: byteClasses()}
+	add := func(c cat, list string) {
+		for _, w := range strings.Fields(list) {
+			if a, b, ok := strings.Cut(w, "_"); ok {
+				k.insert(pairHash(wordHash(a), wordHash(b)), c)
+				continue
+			}
+			k.insert(wordHash(w), c)
+		}
+	}
+	add(catCode, `code coding program programs programming script scripts function functions
+		python javascript typescript java golang rust kotlin swift cpp csharp php ruby perl scala haskell
+		sql html css json yaml regex regexp api apis endpoint debug debugging bug bugs compile compiler
+		refactor implement implementation def lambda struct structs pointer pointers array arrays
+		recursion recursive runtime exception stacktrace traceback segfault unittest pytest dataframe
+		pandas numpy react django flask bash shell linux docker kubernetes git leetcode
+		a_function the_function this_function a_program a_script this_code the_code my_code
+		binary_tree linked_list hash_map data_structure data_structures`)
+	add(catMath, `equation equations solve solving integral integrals integrate derivative derivatives
+		differentiate calculus algebra algebraic polynomial polynomials quadratic matrix matrices
+		eigenvalue eigenvalues eigenvector determinant probability probabilities theorem primes
+		factorial sqrt logarithm logarithms exponent exponential geometry triangle triangles
+		circle radius diameter perimeter hypotenuse angle angles area volume fraction fractions
+		ratio ratios inequality inequalities modulo divisible divisor remainder irrational rational
+		integers vector vectors converge convergence divergent series arithmetic geometric
+		combinatorics permutation permutations combinations variance deviation median
+		statistics statistical expectation sine cosine tangent trigonometry vertex vertices
+		prime_number prime_numbers expected_value square_root real_numbers natural_numbers
+		the_sum the_product the_area`)
+	add(catHard, `prove proof proofs derive derivation derivations optimize optimise optimizing
+		optimising optimization optimisation optimal architecture architect architecting design
+		designing scalable scalability distributed concurrency concurrent consensus rigorous rigorously
+		formally formalize lemma asymptotic complexity algorithm algorithms invariant invariants
+		tradeoff tradeoffs throughput latency replication sharding consistency fault_tolerant
+		trade_off trade_offs system_design time_complexity space_complexity big_o from_scratch
+		edge_cases counterexample`)
+	add(catReason, `why explain explanation reason reasoning logic logical logically deduce deduction
+		infer inference implies therefore puzzle riddle paradox suppose assume assuming hypothetical
+		compare comparison contrast evaluate analyze analyse analysis critique justify argue
+		argument determine conclude conclusion consequences implications relationship
+		step_by by_step think_through what_if pros_and reasons_why`)
+	add(catConstraint, `must exactly only without ensure avoid never always require requires required
+		requirement requirements constraint constraints limit maximum minimum strictly
+		at_least at_most no_more more_than less_than fewer_than don_t do_not must_not should_not
+		make_sure each_sentence`)
+	add(catLength, `detailed comprehensive thorough thoroughly essay elaborate extensive lengthy
+		paragraphs pages chapter chapters report whitepaper in_depth full_length long_form`)
+	add(catEasy, `summarize summarise summarizing summarising summary summarization tldr extract
+		extracting translate translating translation classify categorize categorise rewrite rephrase
+		paraphrase proofread reformat shorten sentiment keywords tl_dr fix_the correct_the
+		the_grammar grammatical_errors spelling_mistakes`)
+	add(catQuant, `total altogether average remaining calculate compute percentage profit earns
+		earned earn spend spends spent costs cost price per each left
+		how_many how_much how_long how_far how_old how_fast how_tall how_often what_percentage
+		what_percent what_fraction in_total`)
+	add(catNumWord, `half twice double triple thrice dozen dozens quarter third thirds two three four
+		five six seven eight nine ten eleven twelve fifteen twenty thirty forty fifty hundred
+		hundreds thousand thousands million percent`)
+	add(catDomain, `quantum entropy enthalpy thermodynamics thermodynamic kinetic momentum velocity
+		acceleration torque voltage circuit capacitor resistor magnetic electron electrons photon
+		wavelength molecule molecules molecular molar oxidation isotope ions orbital nucleus
+		homomorphism isomorphism subgroup subgroups abelian cardinality topology manifold lagrangian
+		hamiltonian stochastic regression estimator heteroskedasticity econometric autocorrelation
+		bayesian gradient tautology syllogism propositional predicate entails tort plaintiff
+		defendant statute negligence jurisdiction liability appellate constitutional hearsay
+		testimony felony misdemeanor patient diagnosis symptoms syndrome pathology pharmacology
+		enzyme enzymes chromosome antibody mutation physiological clinical dosage mg
+		presents_with year_old most_likely`)
+	return k
+}
