@@ -7,8 +7,8 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"llmrouter/migrations/pgtest"
 	"llmrouter/migrations"
+	"llmrouter/migrations/pgtest"
 )
 
 func TestApplyFromEmptySchema(t *testing.T) {
