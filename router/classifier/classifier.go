@@ -41,6 +41,8 @@ type Classifier struct {
 	bpe     *tiktoken.Tiktoken // nil unless Tokenizer is TokenizerCL100K
 	log     *slog.Logger
 	scans   sync.Pool // *scanner; a scanner is 100-odd bytes of counters
+
+	beforeClassify func(*llm.Request) // tests only: fault injection
 }
 
 // bpeSetup guards the tiktoken library's process-wide loader setting.
@@ -106,6 +108,9 @@ func (c *Classifier) Options() Options {
 func (c *Classifier) Classify(req *llm.Request) Decision {
 	if req == nil {
 		return Decision{Tier: c.opts.DefaultTier, Reasons: []string{"empty"}}
+	}
+	if c.beforeClassify != nil {
+		c.beforeClassify(req)
 	}
 	s := c.scans.Get().(*scanner)
 	*s = scanner{kw: c.kw, vocab: c.vocab}
@@ -243,15 +248,21 @@ func (c *Classifier) features(k *counts, sh shape, tokens int) [numSignals]float
 	if k.fences >= 2 {
 		fenced = 0.5
 	}
-	f[sigCode] = clamp(fenced + 0.08*float64(k.codeLines) + 0.25*float64(k.kw[catCode]) + 0.02*float64(k.codeSyms))
+	f[sigCode] = clamp(fenced + 0.08*float64(k.codeLines) + 0.45*float64(k.kw[catCode]) + 0.02*float64(k.codeSyms))
 	f[sigMath] = clamp(0.3*float64(k.kw[catMath]) + 0.15*float64(k.mathSyms) + 0.3*float64(k.latex) + 0.3*float64(k.mathRunes))
 
 	nums := k.proseNumbers + k.kw[catNumWord]
 	switch {
 	case k.kw[catQuant] > 0 && nums >= 2:
-		f[sigWordProblem] = clamp(0.6 + 0.1*float64(nums-2))
-	case nums >= 3 && k.questions > 0:
-		f[sigWordProblem] = 0.4
+		f[sigWordProblem] = clamp(0.7 + 0.1*float64(nums-2))
+	case nums >= 2 && k.questions > 0:
+		f[sigWordProblem] = clamp(0.5 + 0.1*float64(nums-2))
+	}
+	// Numbers in a coding task are examples, and numbers in a text to
+	// extract from are data: neither is a word problem.
+	f[sigWordProblem] *= 1 - f[sigCode]
+	if k.kw[catEasy] > 0 {
+		f[sigWordProblem] = 0
 	}
 	f[sigReasoning] = clamp(0.3 * float64(k.kw[catReason]))
 	f[sigHard] = clamp(0.6 * float64(k.kw[catHard]))
@@ -280,7 +291,7 @@ func (c *Classifier) features(k *counts, sh shape, tokens int) [numSignals]float
 		f[sigMultipleChoice] = 1
 	}
 	if k.kw[catEasy] > 0 {
-		f[sigEasy] = clamp(0.3 + 0.35*f[sigSize])
+		f[sigEasy] = 0.3 + 0.5*f[sigSize]
 	}
 	return f
 }

@@ -40,7 +40,7 @@ const (
 	SignalImages         = "images"          // image parts
 	SignalDomain         = "domain"          // specialist STEM, law and medicine vocabulary
 	SignalMultipleChoice = "multiple_choice" // the answer is one of three or more lettered options
-	SignalEasy           = "easy"            // summarise / extract / translate / classify / rewrite a provided text; grows with size
+	SignalEasy           = "easy"            // summarise / extract / translate / classify / rewrite a provided text: 0.3 + half the size feature
 )
 
 // Options configures a Classifier. The zero value of each field means its
@@ -84,7 +84,7 @@ func defaultWeights() map[string]float64 {
 		SignalSize:           1.0,
 		SignalCode:           1.2,
 		SignalMath:           0.9,
-		SignalWordProblem:    1.2,
+		SignalWordProblem:    1.3,
 		SignalReasoning:      0.6,
 		SignalHard:           1.1,
 		SignalConstraints:    0.5,

@@ -195,7 +195,7 @@ func (s *scanner) text(t string, signals bool) {
 			if i > 0 {
 				prev = t[i-1]
 			}
-			if !isAlpha(prev) && prev != '_' {
+			if !isAlpha(prev) && prev != '_' && !listMarker(t, i, &ln) {
 				ln.nums++
 			}
 			if prev == ' ' {
@@ -411,6 +411,19 @@ func (s *scanner) count(c cat, instruction bool) {
 		return
 	}
 	s.c.kw[c]++
+}
+
+// listMarker reports whether the digits at t[i] open the line as a list
+// number ("1." or "2)").
+func listMarker(t string, i int, ln *line) bool {
+	if ln.letters+ln.nums > 0 {
+		return false
+	}
+	j := i
+	for j < len(t) && isDigit(t[j]) {
+		j++
+	}
+	return j < len(t) && (t[j] == '.' || t[j] == ')') && (j+1 == len(t) || t[j+1] == ' ')
 }
 
 func unknownBucket(n int) int {

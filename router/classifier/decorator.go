@@ -1,0 +1,117 @@
+package classifier
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+
+	"llmrouter/llm"
+)
+
+// Policy is the per-tenant routing policy the decorator applies. The zero
+// value means: auto alias "auto", no overrides, no cap.
+type Policy struct {
+	// AutoAliases are the model names that are classified; default ["auto"].
+	// Other model names are pinned and pass through untouched.
+	AutoAliases []string
+	// AllowOverride reports whether a tenant may choose its tier with the
+	// x-llmrouter-tier header (req.TierOverride). Nil allows nobody.
+	AllowOverride func(tenant string) bool
+	// MaxTier is a tenant's highest tier; TierUnset means no cap. Nil caps
+	// nobody.
+	MaxTier func(tenant string) llm.Tier
+}
+
+// Decorator is an llm.Completer that sets the tier of requests to auto
+// aliases and passes every request to next.
+type Decorator struct {
+	next   llm.Completer
+	get    func() *Classifier
+	policy func() Policy
+}
+
+var _ llm.Completer = (*Decorator)(nil)
+
+// NewDecorator returns a Decorator over next. classifier and policy are
+// called once per request, so a config reload swaps them by changing what
+// they return; they must be safe for concurrent use and fast (an atomic
+// load). classifier may return nil: auto requests then get the medium tier.
+//
+// For an auto alias the decorator uses req.TierOverride when the tenant may
+// override, else the classifier's decision; caps the tier at the tenant's
+// MaxTier; passes a shallow copy with Tier set to next; and records Tier,
+// Score and Reasons (at most three classifier reasons, after "override" or
+// "capped" when those applied) in req.Meta. It never fails a request because
+// of classification: a panic yields the classifier's DefaultTier and a log
+// line. Requests for other models are passed on unchanged.
+func NewDecorator(next llm.Completer, classifier func() *Classifier, policy func() Policy) *Decorator {
+	return &Decorator{next: next, get: classifier, policy: policy}
+}
+
+// Complete implements llm.Completer.
+func (d *Decorator) Complete(ctx context.Context, req *llm.Request) (*llm.Response, error) {
+	return d.next.Complete(ctx, d.route(req))
+}
+
+// Stream implements llm.Completer.
+func (d *Decorator) Stream(ctx context.Context, req *llm.Request) (llm.Stream, error) {
+	return d.next.Stream(ctx, d.route(req))
+}
+
+// route returns req itself for pinned models, else a copy with Tier set.
+func (d *Decorator) route(req *llm.Request) *llm.Request {
+	var p Policy
+	if d.policy != nil {
+		p = d.policy()
+	}
+	aliases := p.AutoAliases
+	if len(aliases) == 0 {
+		aliases = []string{"auto"}
+	}
+	if !slices.Contains(aliases, req.Model) {
+		return req
+	}
+	c := d.get()
+	dec := d.decide(c, req, p)
+	r2 := *req
+	r2.Tier = dec.Tier
+	req.Meta.Update(func(v *llm.MetaValues) {
+		v.Tier = dec.Tier
+		v.Score = dec.Score
+		v.Reasons = dec.Reasons
+	})
+	return &r2
+}
+
+func (d *Decorator) decide(c *Classifier, req *llm.Request, p Policy) Decision {
+	var dec Decision
+	switch {
+	case req.TierOverride != llm.TierUnset && req.TierOverride <= llm.TierLarge &&
+		p.AllowOverride != nil && p.AllowOverride(req.Tenant):
+		dec = Decision{Tier: req.TierOverride, Reasons: []string{"override"}}
+	case c == nil:
+		dec = Decision{Tier: llm.TierMedium, Reasons: []string{"no-classifier"}}
+	default:
+		dec = c.safeClassify(req)
+	}
+	if p.MaxTier != nil {
+		if m := p.MaxTier(req.Tenant); m != llm.TierUnset && dec.Tier > m {
+			dec.Tier = m
+			dec.Reasons = append([]string{"capped"}, dec.Reasons...)
+		}
+	}
+	return dec
+}
+
+// safeClassify is Classify with a panic turned into the default tier.
+func (c *Classifier) safeClassify(req *llm.Request) (d Decision) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("classifier panicked; using default tier",
+				slog.Any("panic", r), slog.String("request_id", req.RequestID),
+				slog.String("tier", c.opts.DefaultTier.String()))
+			d = Decision{Tier: c.opts.DefaultTier, Reasons: []string{"classifier-error"}}
+		}
+	}()
+	return c.Classify(req)
+}
