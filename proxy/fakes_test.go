@@ -157,7 +157,9 @@ type failingCompleter struct{ err error }
 func (f failingCompleter) Complete(context.Context, *llm.Request) (*llm.Response, error) {
 	return nil, f.err
 }
-func (f failingCompleter) Stream(context.Context, *llm.Request) (llm.Stream, error) { return nil, f.err }
+func (f failingCompleter) Stream(context.Context, *llm.Request) (llm.Stream, error) {
+	return nil, f.err
+}
 
 // gatedCompleter blocks Complete until gate is closed, counting entries.
 type gatedCompleter struct {
