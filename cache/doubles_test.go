@@ -32,8 +32,18 @@ func (u *answersFromScript) Complete(ctx context.Context, req *llm.Request) (*ll
 	if u.err != nil {
 		return nil, u.err
 	}
-	req.Meta.Update(func(v *llm.MetaValues) { v.Provider, v.Model = "prov-a", u.resp.Model })
-	return cloneResponse(u.resp), nil
+	resp := u.resp
+	if resp == nil { // a stream script answers Complete with the whole answer
+		var a assembler
+		for _, c := range u.chunks {
+			a.add(c)
+		}
+		if resp = a.response(1); resp == nil {
+			return nil, &llm.Error{Kind: llm.KindUpstreamError, Message: "incomplete script"}
+		}
+	}
+	req.Meta.Update(func(v *llm.MetaValues) { v.Provider, v.Model = "prov-a", resp.Model })
+	return cloneResponse(resp), nil
 }
 
 func (u *answersFromScript) Stream(ctx context.Context, req *llm.Request) (llm.Stream, error) {

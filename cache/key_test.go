@@ -31,7 +31,9 @@ func TestExactKeyChangesWithEveryAnswerChangingField(t *testing.T) {
 		{"tier", func(r *llm.Request) { r.Tier = llm.TierLarge }, false},
 		{"tenant", func(r *llm.Request) { r.Tenant = "other" }, false},
 		{"system prompt", func(r *llm.Request) { r.Messages[0].Content = llm.TextContent("you are verbose") }, false},
-		{"user text", func(r *llm.Request) { r.Messages[1].Content = llm.TextContent("hello there, how are things going today!") }, false},
+		{"user text", func(r *llm.Request) {
+			r.Messages[1].Content = llm.TextContent("hello there, how are things going today!")
+		}, false},
 		{"role", func(r *llm.Request) { r.Messages[0].Role = "developer" }, false},
 		{"name", func(r *llm.Request) { r.Messages[1].Name = "bob" }, false},
 		{"content as parts", func(r *llm.Request) {
