@@ -36,8 +36,8 @@ func TestDeadPrimaryUnderLoad(t *testing.T) {
 		opens      atomic.Int64 // transitions to open
 		r          atomic.Pointer[Router]
 		mu         sync.Mutex
-		preTrip    int         // dead calls before the first open
-		stragglers int         // dead calls that arrive while open (admitted before it opened)
+		preTrip    int // dead calls before the first open
+		stragglers int // dead calls that arrive while open (admitted before it opened)
 		perPeriod  = map[int64]int{}
 	)
 	// The primary decides at the start of each call whether it is dead, so
