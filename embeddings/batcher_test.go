@@ -47,7 +47,7 @@ func (c *countsCalls) calls() []int {
 }
 
 func TestBatcherMergesConcurrentCalls(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent()) // fasthttp pools of other tests may linger
 	next := &countsCalls{lex: NewLexical(64)}
 	// a window far longer than the test: the batch is sent when it is full
 	b := NewBatcher(next, time.Hour, 10)
@@ -85,7 +85,7 @@ func TestBatcherMergesConcurrentCalls(t *testing.T) {
 }
 
 func TestBatcherSplitsAtMaxBatch(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent()) // fasthttp pools of other tests may linger
 	next := &countsCalls{lex: NewLexical(16)}
 	b := NewBatcher(next, 0, 3)
 	defer b.Close()
@@ -100,7 +100,7 @@ func TestBatcherSplitsAtMaxBatch(t *testing.T) {
 }
 
 func TestBatcherErrorReachesEveryCaller(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent()) // fasthttp pools of other tests may linger
 	boom := &llm.Error{Kind: llm.KindUpstreamRateLimited, Message: "slow down"}
 	next := &countsCalls{lex: NewLexical(16), err: boom}
 	b := NewBatcher(next, time.Hour, 3)
@@ -121,7 +121,7 @@ func TestBatcherErrorReachesEveryCaller(t *testing.T) {
 }
 
 func TestBatcherCancelReleasesOnlyThatCaller(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent()) // fasthttp pools of other tests may linger
 	next := &countsCalls{lex: NewLexical(16), block: make(chan struct{})}
 	b := NewBatcher(next, time.Hour, 2)
 	defer b.Close()
@@ -159,7 +159,7 @@ func TestBatcherCancelReleasesOnlyThatCaller(t *testing.T) {
 }
 
 func TestBatcherUpstreamCanceledWhenAllCallersLeave(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent()) // fasthttp pools of other tests may linger
 	next := &countsCalls{lex: NewLexical(16), block: make(chan struct{})}
 	defer close(next.block)
 	b := NewBatcher(next, 0, 8)
@@ -182,7 +182,7 @@ func TestBatcherUpstreamCanceledWhenAllCallersLeave(t *testing.T) {
 }
 
 func TestBatcherClose(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent()) // fasthttp pools of other tests may linger
 	next := &countsCalls{lex: NewLexical(16)}
 	b := NewBatcher(next, time.Hour, 100)
 	res := make(chan error, 1)
