@@ -14,7 +14,19 @@ import (
 	"llmrouter/llm"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, leakOptions()...) }
+
+// leakOptions ignores fasthttp's background goroutines (client cleaners,
+// the fake servers' idle worker reapers, the server date ticker), which the
+// end-to-end tests start and which exit on their own or never.
+func leakOptions() []goleak.Option {
+	return []goleak.Option{
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*HostClient).connsCleaner"),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*TCPDialer).tcpAddrsClean"),
+	}
+}
 
 const answer = "The quick brown fox jumps over the lazy dog and keeps running far away."
 

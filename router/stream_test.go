@@ -39,7 +39,7 @@ func TestStreamFailsOverBeforeContent(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			defer goleak.VerifyNone(t)
+			defer goleak.VerifyNone(t, append(leakOptions(), goleak.IgnoreCurrent())...)
 			a, b := tt.primary(), Answers("b", answer)
 			pa := tg("a")
 			pa.Timeout = tt.timeout
@@ -89,7 +89,7 @@ func TestStreamFailsOverBeforeContent(t *testing.T) {
 }
 
 func TestStreamClientErrorIsNotFailedOver(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, append(leakOptions(), goleak.IgnoreCurrent())...)
 	a, b := ContentPolicyReject("a"), Answers("b", answer)
 	r := mustNew(t, testOptions([]Target{tg("a"), tg("b")}, a, b))
 	_, err := r.Stream(context.Background(), streamReq("m"))
@@ -119,7 +119,7 @@ func TestStreamFailureAfterContentWithoutPrefill(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			defer goleak.VerifyNone(t)
+			defer goleak.VerifyNone(t, append(leakOptions(), goleak.IgnoreCurrent())...)
 			b := Answers("b", answer) // no Prefill: cannot continue
 			pa := tg("a")
 			pa.StreamIdleTimeout = 50 * time.Millisecond
@@ -168,7 +168,7 @@ func TestStreamContinuesOnPrefillTarget(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			defer goleak.VerifyNone(t)
+			defer goleak.VerifyNone(t, append(leakOptions(), goleak.IgnoreCurrent())...)
 			noPrefill := Answers("b", "WRONG")
 			cont := ContinuesPrefill("c", answer)
 			pa := tg("a")
@@ -222,7 +222,7 @@ func TestStreamContinuesOnPrefillTarget(t *testing.T) {
 }
 
 func TestStreamCloseUnblocksRecv(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, append(leakOptions(), goleak.IgnoreCurrent())...)
 	a := StallsMidStream("a", answer, 2)
 	r := mustNew(t, testOptions([]Target{tg("a")}, a))
 	st, err := r.Stream(context.Background(), streamReq("m"))
@@ -256,7 +256,7 @@ func TestStreamCloseUnblocksRecv(t *testing.T) {
 }
 
 func TestStreamCallerCancelEndsStream(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, append(leakOptions(), goleak.IgnoreCurrent())...)
 	a := StallsMidStream("a", answer, 2)
 	r := mustNew(t, testOptions([]Target{tg("a"), tg("a")}, a))
 	ctx, cancel := context.WithCancel(context.Background())
