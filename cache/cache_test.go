@@ -397,3 +397,10 @@ func gathered(t testing.TB, g prometheus.Gatherer, name, label string) float64 {
 	}
 	return -1
 }
+
+// metricsGatherer registers c's collectors in a fresh registry.
+func metricsGatherer(c *Cache) prometheus.Gatherer {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c.m.writeDropped, c.m.written, c.m.lookups)
+	return reg
+}

@@ -56,7 +56,7 @@ type PGOptions struct {
 // are re-sorted by distance in Go, as relaxed ordering allows slight
 // disorder.
 //
-// Health: any failed query (other than the caller's own cancellation) marks
+// Health: a failed query (other than a timeout or cancellation) or ping marks
 // the store down; while down, Search and Insert fail at once without touching
 // the network and Version returns the last version seen for the tenant. A
 // background pinger marks it up again when the database answers. pgxpool
@@ -233,10 +233,12 @@ const setupLockKey int64 = 0x6c6c6d726f757465
 
 var errDown = errorString("semantic cache database is down")
 
-// failed records err: anything but the caller's own cancellation marks the
-// store down until the pinger sees the database again.
+// failed records err. A failure that is not a deadline or cancellation
+// (connection refused or reset, server gone) marks the store down until the
+// pinger sees the database again. A slow query is only a miss: if the
+// database hangs, the pinger's own timeout marks it down.
 func (s *PGStore) failed(ctx context.Context, err error) error {
-	if ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	if ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 		if s.up.Swap(false) {
 			s.log.Warn("semantic cache database query failed; semantic layer off until it answers", "err", err)
 		}
