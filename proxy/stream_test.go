@@ -169,9 +169,11 @@ func TestShutdownLetsInFlightStreamFinish(t *testing.T) {
 	}()
 	// Shutdown is waiting for the stream; new connections are refused.
 	for i := 0; ; i++ {
-		if _, err := h.ln.Dial(); err != nil {
+		conn, err := h.ln.Dial()
+		if err != nil {
 			break
 		}
+		conn.Close()
 		if i > 500 {
 			t.Fatal("listener still accepts after Shutdown")
 		}
