@@ -1,29 +1,22 @@
 package classifier
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
 	"llmrouter/llm"
 )
 
-// benchPrompt builds a user request of about n cl100k tokens from the shared
-// prompt sets (a mix of prose, numbers and code), or from a fixed paragraph
-// when they are absent.
-func benchPrompt(tb testing.TB, n int) *llm.Request {
+// benchPrompt builds a one-message request of about n cl100k tokens by
+// concatenating prompts of the shared sets (prose, numbers and code mixed).
+func benchPrompt(tb testing.TB, c *Classifier, n int) *llm.Request {
 	tb.Helper()
-	c, err := New(Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
 	var pieces []string
-	for _, ds := range loadDatasetsOrNil(tb) {
+	for _, ds := range loadDatasets(tb) {
 		for i := 0; i < len(ds.reqs) && i < 40; i++ {
 			pieces = append(pieces, ds.reqs[i].Messages[0].Content.Text())
 		}
-	}
-	if len(pieces) == 0 {
-		pieces = []string{"Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did Natalia sell altogether in April and May?\n```python\ndef f(x):\n    return x * 2\n```\n"}
 	}
 	var b strings.Builder
 	for i := 0; ; i++ {
@@ -36,23 +29,16 @@ func benchPrompt(tb testing.TB, n int) *llm.Request {
 	}
 }
 
-func loadDatasetsOrNil(tb testing.TB) (out []dataset) {
-	defer func() { _ = recover() }()
-	t, ok := tb.(*testing.T)
-	if !ok {
-		return nil
-	}
-	return loadDatasets(t)
-}
-
+// BenchmarkClassify measures Classify on prompts of about 100, 500 and
+// 2,000 tokens with the default (estimating) tokenizer.
 func BenchmarkClassify(b *testing.B) {
 	c, err := New(DefaultOptions())
 	if err != nil {
 		b.Fatal(err)
 	}
 	for _, n := range []int{100, 500, 2000} {
-		req := benchPrompt(b, n)
-		b.Run(strings.Join([]string{"tokens", itoa(n)}, "="), func(b *testing.B) {
+		req := benchPrompt(b, c, n)
+		b.Run(fmt.Sprintf("tokens=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				c.Classify(req)
@@ -61,6 +47,50 @@ func BenchmarkClassify(b *testing.B) {
 	}
 }
 
-func itoa(n int) string {
-	return strings.TrimSpace(strings.Repeat(" ", 0) + string(rune('0'+n/1000%10)) + string(rune('0'+n/100%10)) + string(rune('0'+n/10%10)) + string(rune('0'+n%10)))
+// BenchmarkClassifyExactBPE is the same with the exact cl100k_base
+// tokenizer, for comparison.
+func BenchmarkClassifyExactBPE(b *testing.B) {
+	c, err := New(Options{Tokenizer: TokenizerCL100K})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, n := range []int{100, 2000} {
+		req := benchPrompt(b, c, n)
+		b.Run(fmt.Sprintf("tokens=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				c.Classify(req)
+			}
+		})
+	}
+}
+
+// TestLatencyReport logs p50/p99 per prompt size (go test -v -run
+// LatencyReport). It asserts nothing about time.
+func TestLatencyReport(t *testing.T) {
+	if testing.Short() {
+		t.Skip("report only")
+	}
+	c, err := New(DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{100, 500, 2000} {
+		req := benchPrompt(t, c, n)
+		p50, p99 := Latency(c, req, 2000)
+		t.Logf("~%d tokens (%d estimated): p50 %v p99 %v", n, c.Classify(req).Tokens, p50, p99)
+	}
+}
+
+// TestClassifyAllocs locks the allocation count of Classify: the reasons
+// (slice and up to three strings) and nothing that grows with the prompt.
+func TestClassifyAllocs(t *testing.T) {
+	c, err := New(DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := benchPrompt(t, c, 2000)
+	if n := testing.AllocsPerRun(50, func() { c.Classify(req) }); n > 4 {
+		t.Errorf("Classify allocates %v times per call, want <= 4", n)
+	}
 }

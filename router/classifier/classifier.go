@@ -253,8 +253,10 @@ func (c *Classifier) features(k *counts, sh shape, tokens int) [numSignals]float
 
 	nums := k.proseNumbers + k.kw[catNumWord]
 	switch {
-	case k.kw[catQuant] > 0 && nums >= 2:
-		f[sigWordProblem] = clamp(0.7 + 0.1*float64(nums-2))
+	case k.kw[catQuant] > 0 && nums >= 3:
+		f[sigWordProblem] = clamp(0.8 + 0.1*float64(nums-3))
+	case k.kw[catQuant] > 0 && nums == 2:
+		f[sigWordProblem] = 0.6
 	case nums >= 2 && k.questions > 0:
 		f[sigWordProblem] = clamp(0.5 + 0.1*float64(nums-2))
 	}

@@ -2,6 +2,7 @@ package classifier
 
 import (
 	"bufio"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -55,4 +56,17 @@ func loadDatasets(t testing.TB) []dataset {
 		out = append(out, ds)
 	}
 	return out
+}
+
+// parseLineFields returns a line's request and its "category" field.
+func parseLineFields(line []byte) (*llm.Request, string, error) {
+	fields, req, err := parseLine(line)
+	if err != nil {
+		return nil, "", err
+	}
+	var cat string
+	if raw, ok := fields["category"]; ok {
+		_ = json.Unmarshal(raw, &cat)
+	}
+	return req, cat, nil
 }

@@ -107,7 +107,7 @@ func newKeywords() *keywords {
 		formally formalize lemma asymptotic complexity algorithm algorithms invariant invariants
 		tradeoff tradeoffs throughput latency replication sharding consistency fault_tolerant
 		trade_off trade_offs system_design time_complexity space_complexity big_o from_scratch
-		edge_cases counterexample`)
+		edge_cases counterexample linearizable lock_free wait_free deadlock race_condition`)
 	add(catReason, `why explain explanation reason reasoning logic logical logically deduce deduction
 		infer inference implies therefore puzzle riddle paradox suppose assume assuming hypothetical
 		compare comparison contrast evaluate analyze analyse analysis critique justify argue
