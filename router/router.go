@@ -244,8 +244,15 @@ func (s *snapshot) budget(ctx context.Context) (context.Context, context.CancelF
 	return context.WithCancel(ctx)
 }
 
-// Complete runs req over its chain and returns the first answer. See the
-// package documentation of failover for the error rules.
+// Complete runs req over its chain and returns the first answer. Each
+// attempt gets min(remaining request budget, Target.Timeout). Retryable
+// upstream failures are retried on the same target with backoff, then
+// failed over; 401/403/404 from a provider fail over at once; a 429 sets
+// the target aside; client-caused errors are returned as they are, never
+// retried or failed over; a context-length error moves only to a larger
+// ContextWindow. When every target is open or set aside the error is
+// KindNoHealthyProvider with RetryAfter. req.Meta gets Provider, Model and
+// Attempts. req is not modified.
 func (r *Router) Complete(ctx context.Context, req *llm.Request) (*llm.Response, error) {
 	s := r.snap.Load()
 	targets, err := s.plan(req.Model, req.Tier)
@@ -367,4 +374,7 @@ func attemptContext(ctx context.Context, d time.Duration) (context.Context, cont
 // errStreamClosed is returned by Recv after Close.
 var errStreamClosed = &llm.Error{Kind: llm.KindCanceled, Message: "stream closed"}
 
-var _ io.Closer = (*stream)(nil)
+var (
+	_ llm.Stream = (*stream)(nil)
+	_ io.Closer  = (*stream)(nil)
+)
