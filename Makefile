@@ -1,0 +1,78 @@
+# llmrouter build and test entry points. `make test` is what CI runs (.ci/run).
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+
+GO        ?= go
+BIN       ?= bin/llmrouter
+CONFIG    ?= configs/default.yaml
+FUZZTIME  ?= 5s
+SDK_DIR   := test/sdk
+# Postgres with pgvector for the database tests (scripts/setup-pgvector.sh makes it).
+LLMROUTER_TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+export LLMROUTER_TEST_DATABASE_URL
+
+.PHONY: build run test test-go test-sdk bench lint fuzz docker-build-static check-config setup-db clean
+
+## build: compile bin/llmrouter
+build:
+	$(GO) build -o $(BIN) ./cmd/llmrouter
+
+## run: start llmrouter on the offline default config (simulated models, no network)
+run: build
+	$(BIN) -config $(CONFIG)
+
+## test: everything CI checks, in order; nothing is skipped
+test: setup-db
+	$(GO) vet ./...
+	$(MAKE) --no-print-directory test-go
+	$(MAKE) --no-print-directory fuzz
+	$(MAKE) --no-print-directory test-sdk
+	$(MAKE) --no-print-directory docker-build-static
+
+## test-go: unit, handler and Postgres tests with the race detector
+test-go:
+	$(GO) test -race -count=1 ./...
+
+## fuzz: a short run of every native fuzz target (FUZZTIME each)
+fuzz:
+	@pkgs=$$(grep -rl --include='*_test.go' -E '^func Fuzz[A-Za-z0-9_]*\(' . | xargs -r -n1 dirname | sort -u); \
+	[ -n "$$pkgs" ] || { echo "fuzz: no fuzz targets found"; exit 1; }; \
+	for pkg in $$pkgs; do \
+	  for target in $$($(GO) test -list '^Fuzz' "$$pkg" | grep '^Fuzz'); do \
+	    echo "fuzz: $$pkg $$target ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) "$$pkg"; \
+	  done; \
+	done
+
+## test-sdk: the official openai npm package against a running llmrouter
+test-sdk: $(SDK_DIR)/node_modules/.package-lock.json
+	LLMROUTER_SDK_DIR=$(CURDIR)/$(SDK_DIR) $(GO) test -count=1 -v -run TestSDKConformance ./cmd/llmrouter/
+
+$(SDK_DIR)/node_modules/.package-lock.json: $(SDK_DIR)/package.json $(SDK_DIR)/package-lock.json
+	cd $(SDK_DIR) && npm ci --no-audit --no-fund
+	touch $@
+
+## bench: the benchmark suite that writes BENCHMARKS.md
+bench:
+	bash scripts/bench.sh
+
+## lint: formatting and vet
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+## docker-build-static: the static build the Dockerfile runs
+docker-build-static:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(BIN) ./cmd/llmrouter
+
+## check-config: validate CONFIG (default configs/default.yaml)
+check-config: build
+	$(BIN) check-config -config $(CONFIG)
+
+## setup-db: local PostgreSQL with the vector extension (idempotent)
+setup-db:
+	bash scripts/setup-pgvector.sh
+
+clean:
+	rm -rf bin
