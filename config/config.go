@@ -102,7 +102,8 @@ type Key struct {
 	// Required.
 	Tenant string `yaml:"tenant"`
 	// KeyEnv names the environment variable holding the key's value. The
-	// variable must be set and non-empty.
+	// variable must be set and non-empty, and its value must not be 64 hex
+	// digits (that form is read as a sha256 digest).
 	KeyEnv string `yaml:"key_env"`
 	// KeySHA256 is the lowercase hex SHA-256 of the key's value, so the
 	// file holds no secret. Make one with: printf %s "$KEY" | sha256sum
@@ -266,6 +267,9 @@ type Routing struct {
 	// RequestTimeout bounds all attempts of one request together. Default:
 	// server.request_timeout.
 	RequestTimeout time.Duration `yaml:"request_timeout"`
+	// StreamIdleTimeout ends a routed stream whose upstream sends nothing
+	// for that long; the stall counts as an upstream failure. Default 30s.
+	StreamIdleTimeout time.Duration `yaml:"stream_idle_timeout"`
 }
 
 // TierPolicy is one tier's chain.
@@ -332,6 +336,9 @@ type Retry struct {
 	// RetryAfterCap caps how long an upstream Retry-After sets a target
 	// aside. Default 60s.
 	RetryAfterCap time.Duration `yaml:"retry_after_cap"`
+	// DefaultSetAside is how long a 429 without Retry-After sets a target
+	// aside. Default 1s.
+	DefaultSetAside time.Duration `yaml:"default_set_aside"`
 }
 
 // Cache configures the response caches.
@@ -359,8 +366,9 @@ type ExactCache struct {
 const (
 	DefaultSemanticThresholdOpenAI = 0.95
 	// DefaultSemanticThresholdLexical is the lexical embedder's own
-	// default: it scores near-duplicates, not meaning, on another scale.
-	DefaultSemanticThresholdLexical = 0.90
+	// default, calibrated on STS-B (embeddings.DefaultLexicalThreshold): at
+	// it the lexical embedder serves near-duplicates, not rephrasings.
+	DefaultSemanticThresholdLexical = 0.95
 )
 
 // SemanticCache configures the semantic cache.
@@ -368,7 +376,7 @@ type SemanticCache struct {
 	// Enabled turns the semantic cache on. Default false.
 	Enabled bool `yaml:"enabled"`
 	// Threshold is the least cosine similarity, in (0,1], for a hit.
-	// Default 0.95 with the openai embedder, 0.90 with lexical.
+	// Default 0.95 (both embedders; calibrate with llmrouter cache tune).
 	Threshold float64 `yaml:"threshold"`
 	// TierThresholds overrides Threshold for auto requests of a tier
 	// (small, medium, large).
@@ -404,7 +412,7 @@ const (
 type Embedder struct {
 	// Type is lexical (default; offline, deterministic) or openai.
 	Type string `yaml:"type"`
-	// Dim is the vector dimension. Defaults: lexical 256; openai 1536.
+	// Dim is the vector dimension. Defaults: lexical 512; openai 1536.
 	Dim int `yaml:"dim"`
 	// BaseURL is the openai embedder's API root. Default
 	// "https://api.openai.com/v1". Only valid with type openai.

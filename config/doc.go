@@ -93,7 +93,9 @@
 //	    backoff_initial: 100ms     # jittered, doubling
 //	    backoff_max: 2s            # >= backoff_initial
 //	    retry_after_cap: 60s       # longest a 429 Retry-After sets a target aside
+//	    default_set_aside: 1s      # set-aside of a 429 without Retry-After
 //	  request_timeout: <server.request_timeout>  # all attempts together
+//	  stream_idle_timeout: 30s     # a routed stream silent this long is a failure
 //	cache:
 //	  exact:
 //	    enabled: false
@@ -101,7 +103,7 @@
 //	    ttl: 5m
 //	  semantic:
 //	    enabled: false
-//	    threshold: 0.95            # (0,1]; 0.90 with the lexical embedder
+//	    threshold: 0.95            # (0,1]; calibrate with llmrouter cache tune
 //	    tier_thresholds: {}        # small|medium|large -> threshold
 //	    alias_thresholds: {}       # model alias -> threshold (wins over tier)
 //	    min_prompt_chars: 20       # shorter prompts: exact hits only
@@ -112,7 +114,7 @@
 //	    purge_interval: 1m
 //	  embedder:
 //	    type: lexical              # lexical (offline, near-duplicates only) | openai
-//	    dim: 256                   # openai: 1536
+//	    dim: 512                   # openai: 1536
 //	    base_url: https://api.openai.com/v1   # openai only
 //	    api_key_env: ""            # openai only; required at the default URL
 //	    model: text-embedding-3-small         # openai only

@@ -158,6 +158,8 @@ func applyDefaults(c *Config) {
 	setDur(&rt.BackoffInitial, 100*time.Millisecond)
 	setDur(&rt.BackoffMax, 2*time.Second)
 	setDur(&rt.RetryAfterCap, 60*time.Second)
+	setDur(&rt.DefaultSetAside, time.Second)
+	setDur(&r.StreamIdleTimeout, 30*time.Second)
 	setDur(&r.RequestTimeout, s.RequestTimeout)
 
 	e := &c.Cache.Exact
@@ -167,7 +169,7 @@ func applyDefaults(c *Config) {
 	setStr(&em.Type, EmbedderLexical)
 	switch em.Type {
 	case EmbedderLexical:
-		setInt(&em.Dim, 256)
+		setInt(&em.Dim, 512)
 	case EmbedderOpenAI:
 		setInt(&em.Dim, 1536)
 		setStr(&em.BaseURL, DefaultOpenAIBaseURL)

@@ -109,6 +109,9 @@ func (ck *checker) keys(base string, keys []Key) {
 			ck.add(path, "set only one of key_env and key_sha256")
 		case k.KeyEnv != "":
 			ck.env(path+".key_env", k.KeyEnv)
+			if b, err := hex.DecodeString(k.Key); err == nil && len(b) == 32 {
+				ck.add(path+".key_env", "the value of %s is 64 hex digits, which would be read as a sha256 digest; use another key or key_sha256", k.KeyEnv)
+			}
 		default:
 			if b, err := hex.DecodeString(k.KeySHA256); err != nil || len(b) != 32 {
 				ck.add(path+".key_sha256", "must be 64 hex digits (the sha256 of the key)")
@@ -339,6 +342,8 @@ func (ck *checker) routing(c *Config, providers map[string]bool) {
 		ck.add("routing.retry.backoff_max", "must be at least backoff_initial (%s)", rt.BackoffInitial)
 	}
 	ck.duration("routing.retry.retry_after_cap", rt.RetryAfterCap)
+	ck.duration("routing.retry.default_set_aside", rt.DefaultSetAside)
+	ck.duration("routing.stream_idle_timeout", r.StreamIdleTimeout)
 	ck.duration("routing.request_timeout", r.RequestTimeout)
 }
 
