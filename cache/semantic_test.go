@@ -3,8 +3,8 @@ package cache
 import (
 	"context"
 	"log/slog"
-	"strings"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,9 +107,9 @@ func TestSemantic(t *testing.T) {
 			t.Run("store and look up, threshold boundary", func(t *testing.T) {
 				store, _ := b.open(t, 4)
 				emb := &vectorsByText{dim: 4, vecs: map[string][]float32{
-					storedPrompt:                   unitAt(1),
-					askedPrompt:                    unitAt(0.9002),
-					askedPrompt + " now":           unitBelow(0.8998),
+					storedPrompt:                    unitAt(1),
+					askedPrompt:                     unitAt(0.9002),
+					askedPrompt + " now":            unitBelow(0.8998),
 					"explain photosynthesis again!": unitAt(0.95),
 				}}
 				up := &answersFromScript{resp: textResponse("Light, water and CO2 become sugar.")}
@@ -185,11 +185,15 @@ func TestSemantic(t *testing.T) {
 					t.Fatalf("embedder called %d times for uncacheable prompts", emb.calls.Load())
 				}
 				for name, change := range map[string]func(*llm.Request){
-					"tools":       func(r *llm.Request) { r.Tools = []llm.Tool{{Type: "function", Function: llm.ToolFunction{Name: "f"}}} },
-					"n=2":         func(r *llm.Request) { r.N = llm.Ptr(2) },
-					"hot":         func(r *llm.Request) { r.Temperature = llm.Ptr(1.5) },
-					"image":       func(r *llm.Request) { r.Messages[1].Content.Parts = []llm.ContentPart{{Type: "text", Text: storedPrompt}, {Type: "image_url", ImageURL: &llm.ImageURL{URL: "x"}}} },
-					"tool result": func(r *llm.Request) { r.Messages = append(r.Messages[:1], llm.Message{Role: "tool", ToolCallID: "c", Content: llm.TextContent("42")}, r.Messages[1]) },
+					"tools": func(r *llm.Request) { r.Tools = []llm.Tool{{Type: "function", Function: llm.ToolFunction{Name: "f"}}} },
+					"n=2":   func(r *llm.Request) { r.N = llm.Ptr(2) },
+					"hot":   func(r *llm.Request) { r.Temperature = llm.Ptr(1.5) },
+					"image": func(r *llm.Request) {
+						r.Messages[1].Content.Parts = []llm.ContentPart{{Type: "text", Text: storedPrompt}, {Type: "image_url", ImageURL: &llm.ImageURL{URL: "x"}}}
+					},
+					"tool result": func(r *llm.Request) {
+						r.Messages = append(r.Messages[:1], llm.Message{Role: "tool", ToolCallID: "c", Content: llm.TextContent("42")}, r.Messages[1])
+					},
 				} {
 					req := userRequest("acme", storedPrompt)
 					change(req)
@@ -365,4 +369,7 @@ func testLogger(t testing.TB) *slog.Logger {
 
 type tWriter struct{ t testing.TB }
 
-func (w tWriter) Write(p []byte) (int, error) { w.t.Log(strings.TrimSpace(string(p))); return len(p), nil }
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
