@@ -193,6 +193,9 @@ func (s *PGStore) check(parent context.Context) {
 	case err != nil && was:
 		s.log.Warn("semantic cache database down; semantic layer off", "err", err)
 	case err == nil && !was:
+		// Idle connections from before the outage are likely dead; drop
+		// them rather than fail the next few searches on them.
+		s.pool.Reset()
 		s.log.Info("semantic cache database up")
 	}
 }
