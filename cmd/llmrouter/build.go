@@ -1,0 +1,577 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"llmrouter/cache"
+	"llmrouter/config"
+	"llmrouter/embeddings"
+	"llmrouter/llm"
+	"llmrouter/migrations"
+	"llmrouter/provider/anthropic"
+	"llmrouter/provider/openai"
+	"llmrouter/provider/simulator"
+	"llmrouter/provider/transport"
+	"llmrouter/proxy"
+	"llmrouter/router"
+	"llmrouter/router/classifier"
+	"llmrouter/usage"
+)
+
+// app is the wired process: every long-lived component and the pieces a
+// reload swaps. Build it with newApp; reload with (*app).reload.
+type app struct {
+	log *slog.Logger
+	reg *prometheus.Registry
+
+	mu        sync.Mutex // serialises reloads
+	cfg       *config.Config
+	providers map[string]*providerEntry
+
+	classifier atomic.Pointer[classifier.Classifier]
+	policy     atomic.Pointer[classifier.Policy]
+
+	router   *router.Router
+	cache    *cache.Cache
+	embedder embeddings.Embedder
+	pool     *pgxpool.Pool
+	pgStore  *cache.PGStore
+	usage    *usage.Recorder
+	proxy    *proxy.Server
+}
+
+// providerEntry is a provider client and the config it was built from, so a
+// reload reuses clients (and their connection pools) whose config did not
+// change.
+type providerEntry struct {
+	cfg    config.Provider
+	client llm.Completer
+}
+
+// front is the Completer the proxy sees: completions through the whole
+// decorator chain, embeddings and the model list straight from the router.
+type front struct {
+	llm.Completer
+	llm.Embedder
+	llm.ModelLister
+}
+
+// newApp builds the whole graph from cfg. ctx bounds start-up work (the
+// database connection); the components outlive it.
+func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, error) {
+	a := &app{log: log, reg: prometheus.NewRegistry(), cfg: cfg, providers: map[string]*providerEntry{}}
+	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	providers, err := a.buildProviders(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ropts, err := routerOptions(cfg, providers, log)
+	if err != nil {
+		return nil, err
+	}
+	ropts.Registerer = a.reg
+	if a.router, err = router.New(ropts); err != nil {
+		return nil, fmt.Errorf("router: %w", err)
+	}
+	if err := a.setClassifier(cfg); err != nil {
+		return nil, err
+	}
+
+	var next llm.Completer = router.NewCoalescer(a.router)
+	if cfg.Cache.Exact.Enabled || cfg.Cache.Semantic.Enabled {
+		if a.cache, err = a.buildCache(ctx, cfg, next); err != nil {
+			return nil, err
+		}
+		next = a.cache
+	}
+	next = classifier.NewDecorator(next, a.classifier.Load, func() classifier.Policy { return *a.policy.Load() })
+
+	prices, err := priceTable(cfg)
+	if err != nil {
+		return nil, err
+	}
+	a.usage = usage.NewRecorder(next, usage.Options{
+		Prices: prices, MaxRows: cfg.Usage.MaxRows, QueueSize: cfg.Usage.QueueSize,
+		Logger: log, Registerer: a.reg,
+	})
+
+	popts, err := proxyOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
+	popts.Completer = front{Completer: a.usage, Embedder: a.router, ModelLister: a.router}
+	popts.Logger = log
+	popts.Registerer = a.reg
+	popts.Gatherer = a.reg
+	popts.Ready = a.ready
+	if a.cache != nil {
+		popts.Invalidate = a.cache.Invalidate
+	}
+	if a.proxy, err = proxy.New(popts); err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
+	}
+	a.storePolicy(cfg)
+	return a, nil
+}
+
+// buildProviders returns a client per configured provider, reusing the
+// clients of a's previous config whose settings are unchanged.
+func (a *app) buildProviders(cfg *config.Config) (map[string]llm.Completer, error) {
+	out := make(map[string]llm.Completer, len(cfg.Providers))
+	entries := make(map[string]*providerEntry, len(cfg.Providers))
+	for _, p := range cfg.Providers {
+		if old, ok := a.providers[p.Name]; ok && reflect.DeepEqual(old.cfg, p) {
+			entries[p.Name] = old
+			out[p.Name] = old.client
+			continue
+		}
+		c, err := newProvider(p, a.log)
+		if err != nil {
+			return nil, fmt.Errorf("provider %s: %w", p.Name, err)
+		}
+		entries[p.Name] = &providerEntry{cfg: p, client: c}
+		out[p.Name] = c
+	}
+	a.providers = entries
+	return out, nil
+}
+
+func newProvider(p config.Provider, log *slog.Logger) (llm.Completer, error) {
+	log = log.With("provider", p.Name)
+	tr := transport.Options{
+		BaseURL:               p.BaseURL,
+		ConnectTimeout:        p.Timeouts.Connect,
+		ResponseHeaderTimeout: p.Timeouts.ResponseHeader,
+		TotalTimeout:          p.Timeouts.Total,
+		StreamIdleTimeout:     p.Timeouts.StreamIdle,
+		MaxConns:              p.MaxConns,
+		MaxConnWaitTimeout:    p.MaxConnWait,
+	}
+	headers := map[string]string{}
+	for k, v := range p.Headers {
+		headers[k] = v
+	}
+	for k, v := range p.HeaderValues {
+		headers[k] = v
+	}
+	switch p.Type {
+	case config.ProviderOpenAI:
+		return openai.New(openai.Options{Name: p.Name, BaseURL: p.BaseURL, APIKey: p.APIKey, Headers: headers, Transport: tr, Logger: log})
+	case config.ProviderAnthropic:
+		return anthropic.New(anthropic.Options{Name: p.Name, BaseURL: p.BaseURL, APIKey: p.APIKey,
+			Version: p.AnthropicVersion, DefaultMaxTokens: p.DefaultMaxTokens, Headers: headers, Transport: tr, Logger: log})
+	case config.ProviderSimulator:
+		o := simulator.Options{Name: p.Name, Logger: log}
+		if s := p.Simulator; s != nil {
+			o.TimeToFirstToken, o.TokensPerSecond = s.TimeToFirstToken, s.TokensPerSecond
+			o.ErrorRate, o.RateLimitRate, o.Seed = s.ErrorRate, s.RateLimitRate, s.Seed
+		}
+		return simulator.New(o)
+	}
+	return nil, fmt.Errorf("unknown provider type %q", p.Type)
+}
+
+// routerOptions translates the routing part of cfg.
+func routerOptions(cfg *config.Config, providers map[string]llm.Completer, log *slog.Logger) (router.Options, error) {
+	target := func(t config.Target) router.Target {
+		rt := router.Target{Provider: t.Provider, Model: t.Model, Timeout: t.Timeout, Prefill: t.Prefill, ContextWindow: t.ContextWindow}
+		if p := cfg.Provider(t.Provider); p != nil {
+			rt.StreamIdleTimeout = p.Timeouts.StreamIdle
+		}
+		return rt
+	}
+	chain := func(ts []config.Target) []router.Target {
+		out := make([]router.Target, len(ts))
+		for i, t := range ts {
+			out[i] = target(t)
+		}
+		return out
+	}
+	o := router.Options{
+		Providers:      providers,
+		Aliases:        map[string][]router.Target{},
+		Auto:           append([]string{}, cfg.Routing.AutoAliases...),
+		Tiers:          map[llm.Tier]router.TierPolicy{},
+		RequestTimeout: cfg.Routing.RequestTimeout,
+		Logger:         log,
+		Breaker: router.BreakerOptions{
+			ConsecutiveFailures: uint32(cfg.Routing.Breaker.ConsecutiveFailures),
+			FailureRatio:        cfg.Routing.Breaker.FailureRatio,
+			MinRequests:         uint32(cfg.Routing.Breaker.MinRequests),
+			Window:              cfg.Routing.Breaker.Window,
+			OpenTimeout:         cfg.Routing.Breaker.OpenDuration,
+			HalfOpenProbes:      uint32(cfg.Routing.Breaker.HalfOpenProbes),
+			OnStateChange: func(provider, model, from, to string) {
+				log.Warn("circuit breaker state change", "provider", provider, "model", model, "from", from, "to", to)
+			},
+		},
+		Retry: router.RetryOptions{
+			MaxAttemptsPerTarget: cfg.Routing.Retry.MaxAttemptsPerTarget,
+			BackoffBase:          cfg.Routing.Retry.BackoffInitial,
+			BackoffMax:           cfg.Routing.Retry.BackoffMax,
+			MaxSetAside:          cfg.Routing.Retry.RetryAfterCap,
+		},
+	}
+	for alias, ts := range cfg.Models {
+		o.Aliases[alias] = chain(ts)
+	}
+	for name, tp := range cfg.Routing.Tiers {
+		t, ok := llm.ParseTier(name)
+		if !ok {
+			return o, fmt.Errorf("routing.tiers.%s: unknown tier", name)
+		}
+		o.Tiers[t] = router.TierPolicy{Chain: chain(tp.Chain), OnExhausted: tp.OnExhausted}
+	}
+	if t, ok := llm.ParseTier(cfg.Routing.DefaultTier); ok {
+		o.DefaultTier = t
+	}
+	return o, nil
+}
+
+// classifierOptions translates routing.classifier.
+func classifierOptions(cfg *config.Config, log *slog.Logger) classifier.Options {
+	c := cfg.Routing.Classifier
+	o := classifier.Options{
+		SmallMaxTokens: c.SmallMaxTokens, MediumMaxTokens: c.MediumMaxTokens,
+		Weights: c.Weights, Tokenizer: c.Tokenizer, Logger: log,
+	}
+	if len(c.Thresholds) == 2 {
+		o.TierThresholds = [2]float64{c.Thresholds[0], c.Thresholds[1]}
+	}
+	if t, ok := llm.ParseTier(cfg.Routing.DefaultTier); ok {
+		o.DefaultTier = t
+	}
+	return o
+}
+
+func (a *app) setClassifier(cfg *config.Config) error {
+	c, err := classifier.New(classifierOptions(cfg, a.log))
+	if err != nil {
+		return fmt.Errorf("routing.classifier: %w", err)
+	}
+	a.classifier.Store(c)
+	return nil
+}
+
+// storePolicy publishes the per-tenant routing policy read by the
+// classifier decorator; tenant rights come from the proxy's auth snapshot.
+func (a *app) storePolicy(cfg *config.Config) {
+	p := classifier.Policy{
+		AutoAliases: append([]string{}, cfg.Routing.AutoAliases...),
+		AllowOverride: func(tenant string) bool {
+			ok, _ := a.proxy.TenantPolicy(tenant)
+			return ok
+		},
+		MaxTier: func(tenant string) llm.Tier {
+			_, t := a.proxy.TenantPolicy(tenant)
+			return t
+		},
+	}
+	a.policy.Store(&p)
+}
+
+func priceTable(cfg *config.Config) (*usage.PriceTable, error) {
+	m := make(map[string]usage.Price, len(cfg.Prices))
+	for model, p := range cfg.Prices {
+		up := usage.Price{Input: p.Input, Output: p.Output, CachedInput: p.Input}
+		if p.CachedInput != nil {
+			up.CachedInput = *p.CachedInput
+		}
+		m[model] = up
+	}
+	t, err := usage.NewPriceTable(m)
+	if err != nil {
+		return nil, fmt.Errorf("prices: %w", err)
+	}
+	return t, nil
+}
+
+// proxyOptions translates server and auth.
+func proxyOptions(cfg *config.Config) (proxy.Options, error) {
+	s := cfg.Server
+	auth, err := authOptions(cfg.Auth)
+	if err != nil {
+		return proxy.Options{}, err
+	}
+	return proxy.Options{
+		Auth:              auth,
+		MaxBodyBytes:      s.MaxBodyBytes,
+		MaxHeaderBytes:    s.MaxHeaderBytes,
+		ReadTimeout:       s.ReadTimeout,
+		IdleTimeout:       s.IdleTimeout,
+		WriteTimeout:      s.WriteTimeout,
+		StreamTimeout:     s.StreamTimeout,
+		RequestTimeout:    s.RequestTimeout,
+		HeartbeatInterval: s.HeartbeatInterval,
+		MaxConcurrency:    s.MaxConcurrency,
+		DebugLogPrompts:   s.DebugLogPrompts,
+	}, nil
+}
+
+func authOptions(a config.Auth) (proxy.AuthOptions, error) {
+	keys := func(ks []config.Key) ([]proxy.Key, error) {
+		out := make([]proxy.Key, 0, len(ks))
+		for _, k := range ks {
+			pk := proxy.Key{Tenant: k.Tenant, Value: k.Key, AllowTierOverride: k.AllowTierOverride}
+			if k.KeySHA256 != "" {
+				pk.Value = "sha256:" + strings.TrimPrefix(strings.ToLower(k.KeySHA256), "sha256:")
+			}
+			if k.MaxTier != "" {
+				t, ok := llm.ParseTier(k.MaxTier)
+				if !ok {
+					return nil, fmt.Errorf("auth: tenant %s: unknown max_tier %q", k.Tenant, k.MaxTier)
+				}
+				pk.MaxTier = t
+			}
+			out = append(out, pk)
+		}
+		return out, nil
+	}
+	ks, err := keys(a.Keys)
+	if err != nil {
+		return proxy.AuthOptions{}, err
+	}
+	admins, err := keys(a.AdminKeys)
+	if err != nil {
+		return proxy.AuthOptions{}, err
+	}
+	return proxy.AuthOptions{Mode: a.Mode, Keys: ks, AdminKeys: admins}, nil
+}
+
+// buildCache builds the embedder, the semantic store (Postgres when a
+// database URL is configured, else in process) and the cache decorator.
+func (a *app) buildCache(ctx context.Context, cfg *config.Config, next llm.Completer) (*cache.Cache, error) {
+	cc := cfg.Cache
+	o := cache.Options{
+		Exact: cache.ExactOptions{Disabled: !cc.Exact.Enabled, MaxBytes: cc.Exact.MaxBytes, TTL: cc.Exact.TTL},
+		Semantic: cache.SemanticOptions{
+			Disabled:       !cc.Semantic.Enabled,
+			Threshold:      cc.Semantic.Threshold,
+			MinPromptChars: cc.Semantic.MinPromptChars,
+			TTL:            cc.Semantic.TTL,
+			MaxEntries:     cc.Semantic.MaxEntries,
+			WriteQueue:     cc.Semantic.WriteQueue,
+			BatchSize:      cc.Semantic.BatchSize,
+			PurgeInterval:  cc.Semantic.PurgeInterval,
+		},
+		Logger:     a.log,
+		Registerer: a.reg,
+	}
+	if o.Semantic.Threshold == 0 {
+		o.Semantic.Threshold = defaultThreshold(cc.Embedder.Type)
+	}
+	if len(cc.Semantic.TierThresholds) > 0 {
+		o.Semantic.TierThresholds = map[llm.Tier]float64{}
+		for name, v := range cc.Semantic.TierThresholds {
+			if t, ok := llm.ParseTier(name); ok {
+				o.Semantic.TierThresholds[t] = v
+			}
+		}
+	}
+	o.Semantic.AliasThresholds = cc.Semantic.AliasThresholds
+	if cc.Semantic.Enabled {
+		e, err := newEmbedder(cc.Embedder)
+		if err != nil {
+			return nil, err
+		}
+		a.embedder = e
+		o.Embedder = e
+		if cfg.Database.URL != "" {
+			if err := a.openStore(ctx, cfg, e.Dim()); err != nil {
+				return nil, err
+			}
+			o.Store = a.pgStore
+		}
+	}
+	c, err := cache.New(next, o)
+	if err != nil {
+		return nil, fmt.Errorf("cache: %w", err)
+	}
+	return c, nil
+}
+
+// defaultThreshold is the calibrated semantic threshold of an embedder type.
+func defaultThreshold(embedderType string) float64 {
+	if embedderType == config.EmbedderLexical {
+		return embeddings.DefaultLexicalThreshold
+	}
+	return embeddings.DefaultAPIThreshold
+}
+
+func newEmbedder(e config.Embedder) (embeddings.Embedder, error) {
+	var base embeddings.Embedder
+	switch e.Type {
+	case config.EmbedderLexical:
+		return embeddings.NewLexical(e.Dim), nil
+	case config.EmbedderOpenAI:
+		oe, err := embeddings.NewOpenAI(embeddings.OpenAIOptions{BaseURL: e.BaseURL, APIKey: e.APIKey, Model: e.Model, Dim: e.Dim, Timeout: e.Timeout})
+		if err != nil {
+			return nil, fmt.Errorf("cache.embedder: %w", err)
+		}
+		base = oe
+	default:
+		return nil, fmt.Errorf("cache.embedder.type: unknown %q", e.Type)
+	}
+	if e.BatchWindow > 0 && e.MaxBatch > 1 {
+		return embeddings.NewBatcher(base, e.BatchWindow, e.MaxBatch), nil
+	}
+	return base, nil
+}
+
+// openStore connects to Postgres and starts the pgvector store. A database
+// that is down at start is not fatal: the store migrates and comes up when
+// the database answers, and until then the semantic layer is off.
+func (a *app) openStore(ctx context.Context, cfg *config.Config, dim int) error {
+	pool, err := cache.OpenPool(ctx, cfg.Database.URL, cache.PoolOptions{
+		MaxConns: int32(cfg.Database.MaxConns), ConnectTimeout: cfg.Database.ConnectTimeout,
+	})
+	if err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	st, err := cache.NewPGStore(ctx, pool, cache.PGOptions{
+		Dim:    dim,
+		Setup:  func(ctx context.Context, p *pgxpool.Pool) error { return migrations.Apply(ctx, p, "") },
+		Logger: a.log,
+	})
+	if err != nil {
+		pool.Close()
+		return fmt.Errorf("database: %w", err)
+	}
+	a.pool, a.pgStore = pool, st
+	return nil
+}
+
+// ready is the /readyz report: degraded when a target's breaker is open or
+// the semantic store is down, down when no target at all can be called.
+func (a *app) ready(ctx context.Context) proxy.ReadyReport {
+	r := proxy.ReadyReport{Status: "ok", Checks: map[string]string{}}
+	available := 0
+	hs := a.router.Health()
+	for _, h := range hs {
+		name := "target:" + h.Provider + "/" + h.Model
+		state := h.State
+		if !h.SetAsideUntil.IsZero() && time.Now().Before(h.SetAsideUntil) {
+			state += ", rate limited until " + h.SetAsideUntil.UTC().Format(time.RFC3339)
+		}
+		r.Checks[name] = state
+		if h.Available() {
+			available++
+		} else {
+			r.Status = "degraded"
+		}
+	}
+	if len(hs) > 0 && available == 0 {
+		r.Status = "down"
+	}
+	if a.cache != nil {
+		h := a.cache.Health()
+		r.Checks["cache"] = h.Status
+		if h.Semantic {
+			if h.StoreUp {
+				r.Checks["semantic_store"] = "up"
+			} else {
+				r.Checks["semantic_store"] = "down"
+				if r.Status == "ok" {
+					r.Status = "degraded"
+				}
+			}
+		}
+	}
+	return r
+}
+
+// reload applies a new config: routing, classifier, auth, prices. Provider
+// clients whose settings did not change are reused, so their breakers and
+// pools survive. Server, cache and database settings need a restart; reload
+// says so instead of pretending.
+func (a *app) reload(cfg *config.Config) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	old := a.providers
+	providers, err := a.buildProviders(cfg)
+	if err != nil {
+		a.providers = old
+		return err
+	}
+	ropts, err := routerOptions(cfg, providers, a.log)
+	if err != nil {
+		a.providers = old
+		return err
+	}
+	c, err := classifier.New(classifierOptions(cfg, a.log))
+	if err != nil {
+		a.providers = old
+		return fmt.Errorf("routing.classifier: %w", err)
+	}
+	auth, err := authOptions(cfg.Auth)
+	if err != nil {
+		a.providers = old
+		return err
+	}
+	prices, err := priceTable(cfg)
+	if err != nil {
+		a.providers = old
+		return err
+	}
+	if err := a.router.Update(ropts); err != nil {
+		a.providers = old
+		return fmt.Errorf("router: %w", err)
+	}
+	if err := a.proxy.SetAuth(auth); err != nil {
+		return fmt.Errorf("auth: %w", err)
+	}
+	a.classifier.Store(c)
+	a.storePolicy(cfg)
+	a.usage.SetPrices(prices)
+	var restart []string
+	if !reflect.DeepEqual(a.cfg.Server, cfg.Server) {
+		restart = append(restart, "server")
+	}
+	if !reflect.DeepEqual(a.cfg.Cache, cfg.Cache) {
+		restart = append(restart, "cache")
+	}
+	if !reflect.DeepEqual(a.cfg.Database, cfg.Database) {
+		restart = append(restart, "database")
+	}
+	a.cfg = cfg
+	if len(restart) > 0 {
+		sort.Strings(restart)
+		a.log.Warn("config reloaded; these sections changed but apply only after a restart", "sections", restart)
+	}
+	return nil
+}
+
+// close releases background workers after the server has stopped.
+func (a *app) close() error {
+	var errs []error
+	if a.usage != nil {
+		errs = append(errs, a.usage.Close())
+	}
+	if a.cache != nil {
+		errs = append(errs, a.cache.Close())
+	}
+	if c, ok := a.embedder.(interface{ Close() error }); ok {
+		errs = append(errs, c.Close())
+	}
+	if a.pgStore != nil {
+		a.pgStore.Close()
+	}
+	if a.pool != nil {
+		a.pool.Close()
+	}
+	return errors.Join(errs...)
+}

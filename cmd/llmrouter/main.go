@@ -1,0 +1,64 @@
+// Command llmrouter is the LLM routing reverse proxy: an OpenAI-compatible
+// endpoint that routes each request to the cheapest adequate model, answers
+// from caches when safe, and fails over between providers.
+//
+// Usage:
+//
+//	llmrouter [-config FILE] [-listen ADDR]        serve (default)
+//	llmrouter check-config -config FILE             validate a config
+//	llmrouter classify -config FILE < prompts.jsonl route prompts offline
+//	llmrouter cache tune -config FILE --pairs FILE  calibrate the semantic threshold
+//	llmrouter healthcheck [-url URL]                exit 0 when /healthz answers (Docker)
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// defaultConfigPath is used when -config is not given.
+const defaultConfigPath = "configs/default.yaml"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run dispatches a sub-command and returns the process exit code.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, rest := args[0], args[1:]
+		switch cmd {
+		case "serve":
+			return serveCmd(rest, stderr)
+		case "check-config":
+			return checkConfigCmd(rest, stdout, stderr)
+		case "classify":
+			return classifyCmd(rest, stdin, stdout, stderr)
+		case "cache":
+			if len(rest) > 0 && rest[0] == "tune" {
+				return cacheTuneCmd(rest[1:], stdout, stderr)
+			}
+			fmt.Fprintln(stderr, "usage: llmrouter cache tune -config FILE --pairs FILE [--target 0.99]")
+			return 2
+		case "healthcheck":
+			return healthcheckCmd(rest, stderr)
+		case "help":
+			fmt.Fprint(stdout, usageText)
+			return 0
+		default:
+			fmt.Fprintf(stderr, "llmrouter: unknown command %q\n%s", cmd, usageText)
+			return 2
+		}
+	}
+	return serveCmd(args, stderr)
+}
+
+const usageText = `usage:
+  llmrouter [-config FILE] [-listen ADDR]          serve (default config: configs/default.yaml)
+  llmrouter check-config -config FILE              validate a config and print a summary
+  llmrouter classify -config FILE < prompts.jsonl  add tier, score and reasons to each JSONL line
+  llmrouter cache tune -config FILE --pairs FILE   precision/recall by semantic threshold
+  llmrouter healthcheck [-url URL]                 exit 0 when the proxy's /healthz answers
+`

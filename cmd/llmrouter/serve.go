@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"llmrouter/config"
+)
+
+// serveCmd runs the proxy until SIGTERM or SIGINT; SIGHUP reloads the
+// config file.
+func serveCmd(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("llmrouter", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", defaultConfigPath, "YAML config file")
+	listen := fs.String("listen", "", "listen address, overriding server.listen (default :8080)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := config.Load(*path, os.Getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "llmrouter: %v\n", err)
+		return 1
+	}
+	if *listen != "" {
+		cfg.Server.Listen = *listen
+	}
+	log := newLogger(stderr, cfg.Log.Level)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	a, err := newApp(startCtx, cfg, log)
+	cancel()
+	if err != nil {
+		log.Error("start-up failed", "err", err)
+		return 1
+	}
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		log.Error("listen failed", "addr", cfg.Server.Listen, "err", err)
+		_ = a.close()
+		return 1
+	}
+	logStartup(log, cfg, *path, ln.Addr().String())
+
+	served := make(chan error, 1)
+	go func() { served <- a.proxy.Serve(ln) }()
+	for {
+		select {
+		case <-hup:
+			next, err := config.Load(*path, os.Getenv)
+			if err == nil {
+				err = a.reload(next)
+			}
+			if err != nil {
+				log.Error("config reload failed; keeping the running config", "path", *path, "err", err)
+				continue
+			}
+			log.Info("config reloaded", "path", *path)
+		case err := <-served:
+			if err != nil {
+				log.Error("server stopped", "err", err)
+			}
+			_ = a.close()
+			return 1
+		case <-ctx.Done():
+			log.Info("shutting down: draining in-flight requests", "timeout", cfg.Server.ShutdownTimeout.String())
+			sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
+			err := a.proxy.Shutdown(sctx)
+			cancel()
+			if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+				log.Error("shutdown", "err", err)
+			}
+			if err := a.close(); err != nil {
+				log.Error("closing background workers", "err", err)
+			}
+			log.Info("stopped")
+			return 0
+		}
+	}
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// logStartup says how this process runs: which providers are real, whether
+// there is a database, whether clients must authenticate.
+func logStartup(log *slog.Logger, cfg *config.Config, path, addr string) {
+	var sims, real []string
+	for _, p := range cfg.Providers {
+		if p.Type == config.ProviderSimulator {
+			sims = append(sims, p.Name)
+		} else {
+			real = append(real, p.Name+" ("+p.Type+")")
+		}
+	}
+	mode := "real providers"
+	if len(real) == 0 {
+		mode = "offline: built-in simulator providers only, no API keys needed"
+	}
+	storage := "database: none; semantic cache in process, usage in memory"
+	if cfg.Database.URL != "" {
+		storage = "database: PostgreSQL (semantic cache on pgvector; it comes up when the database answers)"
+	}
+	log.Info("llmrouter listening",
+		"addr", addr, "config", path, "mode", mode,
+		"providers", strings.Join(append(real, sims...), ", "),
+		"storage", storage,
+		"exact_cache", cfg.Cache.Exact.Enabled, "semantic_cache", cfg.Cache.Semantic.Enabled,
+		"embedder", cfg.Cache.Embedder.Type, "auth", cfg.Auth.Mode)
+	if cfg.Auth.Mode == config.AuthNone {
+		log.Warn("auth is none: any client can use this proxy; set auth.mode: keys before exposing it")
+	}
+}
