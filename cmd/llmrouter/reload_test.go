@@ -1,0 +1,128 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"llmrouter/config"
+	"llmrouter/provider/fake"
+)
+
+// post sends a chat completion to the proxy and returns status, the
+// x-llmrouter-* headers and the body.
+func post(t *testing.T, base, body string) (int, map[string]string, string) {
+	t.Helper()
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(base + "/v1/chat/completions")
+	req.Header.SetMethod("POST")
+	req.Header.SetContentType("application/json")
+	req.SetBodyString(body)
+	if err := fasthttp.DoTimeout(req, resp, 10*time.Second); err != nil {
+		t.Fatalf("request: %v", err)
+	}
+	h := map[string]string{}
+	for _, k := range []string{"x-llmrouter-model", "x-llmrouter-provider", "x-llmrouter-tier", "x-llmrouter-cache", "x-llmrouter-attempts"} {
+		h[k] = string(resp.Header.Peek(k))
+	}
+	return resp.StatusCode(), h, string(resp.Body())
+}
+
+const reloadConfig = `
+auth: {mode: none}
+providers:
+  - {name: dead, type: openai, base_url: "%[1]s/v1"}
+  - {name: good, type: openai, base_url: "%[2]s/v1"}
+models:
+  chat:
+    - {provider: dead, model: dead-model}
+    - {provider: good, model: %[3]s}
+routing:
+  breaker: {consecutive_failures: 1, open_duration: 1h}
+  retry: {max_attempts_per_target: 1}
+  classifier: {thresholds: [%[4]s]}
+  tiers:
+    small: {chain: [{provider: good, model: small-model}]}
+    medium: {chain: [{provider: good, model: medium-model}]}
+    large: {chain: [{provider: good, model: large-model}]}
+`
+
+// TestReloadAppliesChainsAndThresholdsKeepsBreakers changes the config file
+// under a running app: the new chain and classifier thresholds take effect
+// at once, the dead target's open breaker survives (no new calls reach it),
+// and a broken file keeps the running config.
+func TestReloadAppliesChainsAndThresholdsKeepsBreakers(t *testing.T) {
+	dead := fake.Start(t, fake.OpenAI(fake.OpenAIOptions{Fault: fake.AlwaysFails500()}))
+	good := fake.Start(t, fake.OpenAI(fake.OpenAIOptions{Model: "good-snapshot"}))
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	write := func(model, thresholds string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(fmt.Sprintf(reloadConfig, dead.URL, good.URL, model, thresholds)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("good-v1", "1.0, 2.0")
+	data, _ := os.ReadFile(path)
+	a, base := startApp(t, string(data), nil)
+
+	chat := `{"model":"chat","messages":[{"role":"user","content":"hello there"}]}`
+	status, h, body := post(t, base, chat)
+	if status != 200 || h["x-llmrouter-model"] != "good-v1" {
+		t.Fatalf("before reload: status %d model %q body %s", status, h["x-llmrouter-model"], body)
+	}
+	deadCalls := dead.Requests()
+	if deadCalls != 1 {
+		t.Fatalf("dead target saw %d calls, want 1 (then its breaker opens)", deadCalls)
+	}
+	auto := `{"model":"auto","messages":[{"role":"user","content":"hi"}]}`
+	if _, h, _ := post(t, base, auto); h["x-llmrouter-tier"] != "small" {
+		t.Fatalf("with thresholds [1,2] a greeting is small, got %q", h["x-llmrouter-tier"])
+	}
+
+	// Reload: a new model in the chain and thresholds that put everything in large.
+	write("good-v2", "-10, -5")
+	cfg, err := config.Load(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.reload(cfg); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	status, h, body = post(t, base, chat)
+	if status != 200 || h["x-llmrouter-model"] != "good-v2" {
+		t.Fatalf("after reload: status %d model %q body %s", status, h["x-llmrouter-model"], body)
+	}
+	if got := dead.Requests(); got != deadCalls {
+		t.Fatalf("dead target got %d new calls after reload: its open breaker was not kept", got-deadCalls)
+	}
+	open := false
+	for _, th := range a.router.Health() {
+		if th.Provider == "dead" && th.State == "open" {
+			open = true
+		}
+	}
+	if !open {
+		t.Fatalf("breaker of dead/dead-model not open after reload: %+v", a.router.Health())
+	}
+	if _, h, _ := post(t, base, auto); h["x-llmrouter-tier"] != "large" {
+		t.Fatalf("new thresholds not applied: tier %q", h["x-llmrouter-tier"])
+	}
+
+	// A broken file is refused by Load; the running config stays.
+	if err := os.WriteFile(path, []byte("routing: {tiers: 3}\nnope: true\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := config.Load(path, nil); err == nil || !strings.Contains(err.Error(), "nope") {
+		t.Fatalf("broken config accepted or unclear error: %v", err)
+	}
+	if status, h, _ := post(t, base, chat); status != 200 || h["x-llmrouter-model"] != "good-v2" {
+		t.Fatalf("after a refused reload the old config must keep serving: %d %q", status, h["x-llmrouter-model"])
+	}
+}
