@@ -350,7 +350,7 @@ func TestDefaults(t *testing.T) {
 		{"large on exhausted", c.Routing.Tiers[TierLarge].OnExhausted, OnExhaustedDegrade},
 		{"small max tokens", c.Routing.Classifier.SmallMaxTokens, 500},
 		{"medium max tokens", c.Routing.Classifier.MediumMaxTokens, 2000},
-		{"tokenizer", c.Routing.Classifier.Tokenizer, "cl100k_base"},
+		{"tokenizer", c.Routing.Classifier.Tokenizer, "estimate"},
 		{"thresholds unset", c.Routing.Classifier.Thresholds == nil, true},
 		{"breaker failures", c.Routing.Breaker.ConsecutiveFailures, 5},
 		{"breaker ratio", c.Routing.Breaker.FailureRatio, 0.5},

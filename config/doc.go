@@ -78,7 +78,7 @@
 //	  classifier:
 //	    small_max_tokens: 500
 //	    medium_max_tokens: 2000    # > small_max_tokens
-//	    tokenizer: cl100k_base
+//	    tokenizer: estimate        # estimate (calibrated, fast) | cl100k_base (exact BPE, slow)
 //	    thresholds: [a, b]         # score cut points, increasing; omitted = calibrated defaults
 //	    weights: {}                # signal name -> weight; unlisted keep defaults
 //	  breaker:

@@ -145,7 +145,7 @@ func applyDefaults(c *Config) {
 	cl := &r.Classifier
 	setInt(&cl.SmallMaxTokens, 500)
 	setInt(&cl.MediumMaxTokens, 2000)
-	setStr(&cl.Tokenizer, "cl100k_base")
+	setStr(&cl.Tokenizer, "estimate")
 	b := &r.Breaker
 	setInt(&b.ConsecutiveFailures, 5)
 	setFloat(&b.FailureRatio, 0.5)

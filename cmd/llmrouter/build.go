@@ -224,6 +224,8 @@ func routerOptions(cfg *config.Config, providers map[string]llm.Completer, log *
 			BackoffBase:          cfg.Routing.Retry.BackoffInitial,
 			BackoffMax:           cfg.Routing.Retry.BackoffMax,
 			MaxSetAside:          cfg.Routing.Retry.RetryAfterCap,
+			DefaultSetAside:      cfg.Routing.Retry.DefaultSetAside,
+			StreamIdleTimeout:    cfg.Routing.StreamIdleTimeout,
 		},
 	}
 	for alias, ts := range cfg.Models {
