@@ -169,13 +169,38 @@ type StreamSpec struct {
 	Delay time.Duration
 }
 
-// StreamWriter returns the body writer for ctx.SetBodyStreamWriter that
-// writes spec with the stream part of the fault applied. It captures ctx's
-// connection and done channel, so call it inside the handler.
-func (f Fault) StreamWriter(ctx *fasthttp.RequestCtx, spec StreamSpec) fasthttp.StreamWriter {
+// ServeStream answers ctx with spec as the streamed body (status and
+// headers already set on ctx.Response), with the stream part of the fault
+// applied. Call it last in the handler.
+//
+// Streams go through ctx.SetBodyStreamWriter, flushing after each event.
+// CutsStreamMidAnswer is different: fasthttp copies a stream writer's output
+// to the socket asynchronously, so closing the connection from the writer
+// could lose events already "written". It hijacks the connection instead and
+// writes the response bytes itself (status 200, Content-Type, chunked), so
+// the n events surely reach the client before the cut.
+func (f Fault) ServeStream(ctx *fasthttp.RequestCtx, spec StreamSpec) {
+	if f.kind == faultCutsStream {
+		ctype := string(ctx.Response.Header.ContentType())
+		ctx.HijackSetNoResponse(true)
+		ctx.Hijack(func(c net.Conn) {
+			w := bufio.NewWriter(c)
+			_, _ = w.WriteString("HTTP/1.1 200 OK\r\nContent-Type: " + ctype + "\r\nTransfer-Encoding: chunked\r\n\r\n")
+			for i, ev := range spec.Events {
+				if i == f.n {
+					break
+				}
+				_, _ = w.WriteString(strconv.FormatInt(int64(len(ev)), 16) + "\r\n")
+				_, _ = w.Write(ev)
+				_, _ = w.WriteString("\r\n")
+			}
+			_ = w.Flush()
+			// Returning closes the connection mid-body.
+		})
+		return
+	}
 	done := ctx.Done()
-	conn := ctx.Conn()
-	return func(w *bufio.Writer) {
+	ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
 		if w.Flush() != nil { // headers go out now
 			return
 		}
@@ -184,9 +209,6 @@ func (f Fault) StreamWriter(ctx *fasthttp.RequestCtx, spec StreamSpec) fasthttp.
 		}
 		for i, ev := range spec.Events {
 			switch {
-			case f.kind == faultCutsStream && i == f.n:
-				_ = conn.Close()
-				return
 			case f.kind == faultStalls && i == f.n:
 				<-done
 				return
@@ -203,9 +225,6 @@ func (f Fault) StreamWriter(ctx *fasthttp.RequestCtx, spec StreamSpec) fasthttp.
 			}
 		}
 		switch {
-		case f.kind == faultCutsStream && len(spec.Events) <= f.n:
-			_ = conn.Close()
-			return
 		case f.kind == faultStalls:
 			<-done
 			return
@@ -213,7 +232,7 @@ func (f Fault) StreamWriter(ctx *fasthttp.RequestCtx, spec StreamSpec) fasthttp.
 			return
 		}
 		write(w, spec.Final)
-	}
+	})
 }
 
 func write(w *bufio.Writer, b []byte) bool {

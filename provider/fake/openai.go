@@ -224,11 +224,11 @@ func (o *OpenAIOptions) chat(ctx *fasthttp.RequestCtx) {
 	a := o.answerFor(&req, body)
 	if req.Stream {
 		ctx.Response.Header.SetContentType("text/event-stream; charset=utf-8")
-		ctx.SetBodyStreamWriter(o.Fault.StreamWriter(ctx, StreamSpec{
+		o.Fault.ServeStream(ctx, StreamSpec{
 			Events: a.chunks(req.WantsUsage()),
 			Final:  []byte("data: [DONE]\n\n"),
 			Delay:  o.ChunkDelay,
-		}))
+		})
 		return
 	}
 	o.Fault.Wait(ctx.Done())

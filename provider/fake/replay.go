@@ -24,7 +24,7 @@ func Replay(status int, contentType string, body []byte) fasthttp.RequestHandler
 			ctx.SetBody(body)
 			return
 		}
-		ctx.SetBodyStreamWriter(Fault{}.StreamWriter(ctx, StreamSpec{Events: splitBlocks(body)}))
+		Fault{}.ServeStream(ctx, StreamSpec{Events: splitBlocks(body)})
 	}
 }
 
