@@ -5,7 +5,7 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o bin/llmrouter ./cmd/llmrouter
+RUN make docker-build-static
 
 # Run: a small Debian with tini as PID 1 (signals, zombie reaping), as a non-root user.
 FROM debian:bookworm-slim

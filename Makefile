@@ -29,9 +29,9 @@ test: setup-db
 	$(MAKE) --no-print-directory test-sdk
 	$(MAKE) --no-print-directory docker-build-static
 
-## test-go: unit, handler and Postgres tests with the race detector
-test-go:
-	$(GO) test -race -count=1 ./...
+## test-go: unit, handler, Postgres and SDK tests with the race detector
+test-go: $(SDK_DIR)/node_modules/.package-lock.json
+	LLMROUTER_SDK_DIR=$(CURDIR)/$(SDK_DIR) $(GO) test -race -count=1 ./...
 
 ## fuzz: a short run of every native fuzz target (FUZZTIME each)
 fuzz:
