@@ -1,9 +1,10 @@
 package llm
 
 import (
+	"bytes"
 	"encoding/json"
-	"errors"
 	"strings"
+	"unicode/utf8"
 )
 
 // Request is a chat completion request in the OpenAI wire shape, plus the
@@ -176,7 +177,40 @@ func (c Content) MarshalJSON() ([]byte, error) {
 	if !c.Set {
 		return []byte("null"), nil
 	}
+	if plainJSONString(c.Str) {
+		b := make([]byte, 0, len(c.Str)+2)
+		b = append(b, '"')
+		b = append(b, c.Str...)
+		return append(b, '"'), nil
+	}
 	return json.Marshal(c.Str)
+}
+
+// plainJSONString reports a string that encodes as itself between quotes:
+// valid UTF-8 with no quote, backslash, control or HTML-special byte.
+func plainJSONString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c >= utf8.RuneSelf {
+			return c >= utf8.RuneSelf && asciiFreeValid(s[i:])
+		}
+	}
+	return true
+}
+
+// asciiFreeValid checks the rest of s from its first non-ASCII byte: valid
+// UTF-8, no U+2028/U+2029 (which encoding/json escapes), and no byte that
+// needs escaping.
+func asciiFreeValid(s string) bool {
+	for _, r := range s {
+		switch {
+		case r == utf8.RuneError, r == '\u2028', r == '\u2029':
+			return false
+		case r < utf8.RuneSelf && (r < 0x20 || r == '"' || r == '\\' || r == '<' || r == '>' || r == '&'):
+			return false
+		}
+	}
+	return true
 }
 
 // UnmarshalJSON accepts a string, an array of parts, or null.
@@ -187,11 +221,17 @@ func (c *Content) UnmarshalJSON(b []byte) error {
 		return nil
 	case '"':
 		c.Set = true
+		// b was validated by the caller's decoder: without escapes and with
+		// valid UTF-8 the bytes between the quotes are the string.
+		if n := len(b); n >= 2 && b[n-1] == '"' && bytes.IndexByte(b, '\\') < 0 && utf8.Valid(b[1:n-1]) {
+			c.Str = string(b[1 : n-1])
+			return nil
+		}
 		return json.Unmarshal(b, &c.Str)
 	case '[':
 		var parts []ContentPart
 		if err := json.Unmarshal(b, &parts); err != nil {
-			return err
+			return &Error{Kind: KindInvalidRequest, Param: "messages", Message: "invalid content parts: " + jsonErrText(err)}
 		}
 		if parts == nil {
 			parts = []ContentPart{}
@@ -199,10 +239,8 @@ func (c *Content) UnmarshalJSON(b []byte) error {
 		c.Parts = parts
 		return nil
 	}
-	return errContentType
+	return &Error{Kind: KindInvalidRequest, Param: "messages", Message: "message content must be a string, an array of content parts, or null"}
 }
-
-var errContentType = errors.New("content must be a string, an array of content parts, or null")
 
 // ContentPart is one element of array content.
 type ContentPart struct {

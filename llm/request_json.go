@@ -3,88 +3,158 @@ package llm
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
+	"strings"
 )
 
 // requestFields is Request without its methods, for the default encoder.
 type requestFields Request
 
-// UnmarshalJSON decodes a client's request body. Unknown top-level fields go
-// to Extra. A field of the wrong type yields an *Error of KindInvalidRequest
-// whose Param names the field. Routing metadata (Tenant, RequestID, Meta) is
-// left as it was.
+// UnmarshalJSON decodes a client's request body in one struct pass.
+// Unknown top-level fields go to Extra (found by a cheap scan of the
+// top-level keys; only a body that has some pays for a second decode). A
+// field of the wrong type yields an *Error of KindInvalidRequest whose
+// Param names the field. Routing metadata (Tenant, RequestID, Meta, Tier,
+// TierOverride, CacheControl) is left as it was.
 func (r *Request) UnmarshalJSON(b []byte) error {
+	if firstByte(b) != '{' {
+		if firstByte(b) == 'n' {
+			return &Error{Kind: KindInvalidRequest, Message: "request body must be a JSON object, not null"}
+		}
+		return &Error{Kind: KindInvalidRequest, Message: "request body must be a JSON object"}
+	}
+	keep := Request{Tenant: r.Tenant, RequestID: r.RequestID, Meta: r.Meta, Tier: r.Tier,
+		TierOverride: r.TierOverride, CacheControl: r.CacheControl}
+	*r = keep
+	if err := json.Unmarshal(b, (*requestFields)(r)); err != nil {
+		*r = keep
+		return decodeFieldError(err)
+	}
+	r.ToolChoice, r.ResponseFormat, r.LogitBias = nonNull(r.ToolChoice), nonNull(r.ResponseFormat), nonNull(r.LogitBias)
+	if !hasUnknownKey(b) {
+		return nil
+	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return &Error{Kind: KindInvalidRequest, Message: "request body must be a JSON object: " + jsonErrText(err)}
 	}
-	if raw == nil {
-		return &Error{Kind: KindInvalidRequest, Message: "request body must be a JSON object, not null"}
-	}
-	*r = Request{Tenant: r.Tenant, RequestID: r.RequestID, Meta: r.Meta, Tier: r.Tier,
-		TierOverride: r.TierOverride, CacheControl: r.CacheControl}
-	f := (*requestFields)(r)
 	for k, v := range raw {
-		var dst any
-		switch k {
-		case "model":
-			dst = &f.Model
-		case "messages":
-			dst = &f.Messages
-		case "tools":
-			dst = &f.Tools
-		case "tool_choice":
-			f.ToolChoice = nonNull(v)
-			continue
-		case "parallel_tool_calls":
-			dst = &f.ParallelToolCalls
-		case "response_format":
-			f.ResponseFormat = nonNull(v)
-			continue
-		case "temperature":
-			dst = &f.Temperature
-		case "top_p":
-			dst = &f.TopP
-		case "max_tokens":
-			dst = &f.MaxTokens
-		case "max_completion_tokens":
-			dst = &f.MaxCompletionTokens
-		case "stop":
-			dst = &f.Stop
-		case "seed":
-			dst = &f.Seed
-		case "n":
-			dst = &f.N
-		case "user":
-			dst = &f.User
-		case "presence_penalty":
-			dst = &f.PresencePenalty
-		case "frequency_penalty":
-			dst = &f.FrequencyPenalty
-		case "logit_bias":
-			f.LogitBias = nonNull(v)
-			continue
-		case "logprobs":
-			dst = &f.Logprobs
-		case "top_logprobs":
-			dst = &f.TopLogprobs
-		case "stream":
-			dst = &f.Stream
-		case "stream_options":
-			dst = &f.StreamOptions
-		default:
-			if r.Extra == nil {
-				r.Extra = make(map[string]json.RawMessage, 4)
-			}
-			r.Extra[k] = v
+		if _, known := knownRequestField[k]; known || isKnownFold(k) {
 			continue
 		}
-		if err := json.Unmarshal(v, dst); err != nil {
-			return &Error{Kind: KindInvalidRequest, Param: k, Message: fmt.Sprintf("invalid value for %q: %s", k, jsonErrText(err))}
+		if r.Extra == nil {
+			r.Extra = make(map[string]json.RawMessage, 4)
 		}
+		r.Extra[k] = v
 	}
 	return nil
+}
+
+// decodeFieldError turns an encoding/json error from the struct pass into
+// an *Error naming the top-level field at fault.
+func decodeFieldError(err error) error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		field, _, _ := strings.Cut(te.Field, ".")
+		return &Error{Kind: KindInvalidRequest, Param: field, Message: fmt.Sprintf("invalid value for %q: %s", field, jsonErrText(err))}
+	}
+	return &Error{Kind: KindInvalidRequest, Message: "request body is not valid JSON: " + jsonErrText(err)}
+}
+
+// isKnownFold reports a key that encoding/json matched to a known field
+// case-insensitively (it must not be forwarded a second time as Extra).
+func isKnownFold(k string) bool {
+	for known := range knownRequestField {
+		if strings.EqualFold(k, known) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasUnknownKey reports whether the JSON object b (already validated) has a
+// top-level key that is not a known request field. A key with escapes
+// counts as unknown, so the slow path decides. It does not allocate.
+func hasUnknownKey(b []byte) bool {
+	i := skipWS(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return false
+	}
+	i++
+	for {
+		i = skipWS(b, i)
+		if i >= len(b) || b[i] == '}' {
+			return false
+		}
+		if b[i] == ',' {
+			i++
+			continue
+		}
+		if b[i] != '"' {
+			return true // not what a validated object looks like: let the slow path judge
+		}
+		j := i + 1
+		for j < len(b) && b[j] != '"' {
+			if b[j] == '\\' {
+				return true
+			}
+			j++
+		}
+		if _, known := knownRequestField[string(b[i+1:j])]; !known {
+			return true
+		}
+		i = skipWS(b, j+1)
+		if i >= len(b) || b[i] != ':' {
+			return true
+		}
+		i = skipValue(b, skipWS(b, i+1))
+	}
+}
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipValue returns the index just after the JSON value starting at b[i].
+func skipValue(b []byte, i int) int {
+	depth := 0
+	for i < len(b) {
+		switch b[i] {
+		case '"':
+			i++
+			for i < len(b) && b[i] != '"' {
+				if b[i] == '\\' {
+					i++
+				}
+				i++
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return i
+			}
+			depth--
+		case ',':
+			if depth == 0 {
+				return i
+			}
+		}
+		i++
+		if depth == 0 && i < len(b) && (b[i] == ',' || b[i] == '}') {
+			return i
+		}
+	}
+	return i
 }
 
 // MarshalJSON encodes the request in the OpenAI shape, Extra fields included
@@ -149,7 +219,9 @@ func jsonErrText(err error) string {
 // KindInvalidRequest (json.Unmarshal reports syntax errors before
 // UnmarshalJSON runs; this wraps those too).
 func DecodeRequest(body []byte, r *Request) error {
-	if err := json.Unmarshal(body, r); err != nil {
+	// r.UnmarshalJSON validates as it decodes; going through json.Unmarshal
+	// would scan the whole body once more first.
+	if err := r.UnmarshalJSON(body); err != nil {
 		if e, ok := err.(*Error); ok {
 			return e
 		}

@@ -29,13 +29,27 @@ type Coalescer struct {
 
 	mu      sync.Mutex
 	flights map[string]*flight
+	key     func(*llm.Request) (string, error)
 }
 
 var _ llm.Completer = (*Coalescer)(nil)
 
-// NewCoalescer returns a Coalescer in front of next.
+// NewCoalescer returns a Coalescer in front of next that keys requests by
+// a hash of their JSON encoding (plus tenant, model and tier).
 func NewCoalescer(next llm.Completer) *Coalescer {
-	return &Coalescer{next: next, flights: map[string]*flight{}}
+	return NewCoalescerWithKey(next, nil)
+}
+
+// NewCoalescerWithKey is NewCoalescer with the request key supplied by the
+// caller: key must return equal strings only for requests that deserve the
+// same answer (same tenant, model, tier, messages and answer-changing
+// parameters), e.g. the cache's exact key, which is far cheaper than
+// encoding the request. nil means the JSON-based key.
+func NewCoalescerWithKey(next llm.Completer, key func(*llm.Request) (string, error)) *Coalescer {
+	if key == nil {
+		key = coalesceKey
+	}
+	return &Coalescer{next: next, flights: map[string]*flight{}, key: key}
 }
 
 // flight is the shared state of one key's call: its waiters and deadline.
@@ -62,8 +76,11 @@ func (c *Coalescer) Stream(ctx context.Context, req *llm.Request) (llm.Stream, e
 // Complete answers req, sharing one call to next with identical in-flight
 // requests.
 func (c *Coalescer) Complete(ctx context.Context, req *llm.Request) (*llm.Response, error) {
-	key, err := coalesceKey(req)
-	if err != nil || req.Stream {
+	if req.Stream {
+		return c.next.Complete(ctx, req)
+	}
+	key, err := c.key(req)
+	if err != nil {
 		return c.next.Complete(ctx, req)
 	}
 	c.mu.Lock()
@@ -92,6 +109,9 @@ func (c *Coalescer) Complete(ctx context.Context, req *llm.Request) (*llm.Respon
 		req.Meta.Update(func(m *llm.MetaValues) {
 			m.Provider, m.Model, m.Attempts = sr.meta.Provider, sr.meta.Model, sr.meta.Attempts
 		})
+		if !res.Shared {
+			return sr.resp, nil // this caller alone got it: no copy needed
+		}
 		return cloneResponse(sr.resp), nil
 	case <-ctx.Done():
 		c.leave(key, f)

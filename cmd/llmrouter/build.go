@@ -91,7 +91,12 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 		return nil, err
 	}
 
-	var next llm.Completer = router.NewCoalescer(a.router)
+	// Coalescing keys requests with the cache's exact key (a zero-allocation
+	// hash of every answer-changing field) instead of encoding them.
+	var next llm.Completer = router.NewCoalescerWithKey(a.router, func(r *llm.Request) (string, error) {
+		k := cache.ExactKey(r.Tenant, 0, r)
+		return string(k[:]), nil
+	})
 	if cfg.Cache.Exact.Enabled || cfg.Cache.Semantic.Enabled {
 		if a.cache, err = a.buildCache(ctx, cfg, next); err != nil {
 			return nil, err

@@ -27,6 +27,13 @@ const sdkTestKey = "sk-llmrouter-conformance-0123456789"
 // startApp builds the whole llmrouter graph from a YAML config and serves it
 // on a loopback port. It returns the base URL (http://127.0.0.1:PORT).
 func startApp(t *testing.T, yaml string, env map[string]string) (*app, string) {
+	return startAppTB(t, yaml, env)
+}
+
+// startAppB is startApp for benchmarks.
+func startAppB(b *testing.B, yaml string) (*app, string) { return startAppTB(b, yaml, nil) }
+
+func startAppTB(t testing.TB, yaml string, env map[string]string) (*app, string) {
 	t.Helper()
 	cfg, err := config.Parse([]byte(yaml), func(k string) string { return env[k] })
 	if err != nil {

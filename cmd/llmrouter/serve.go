@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -24,6 +26,7 @@ func serveCmd(args []string, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	path := fs.String("config", defaultConfigPath, "YAML config file")
 	listen := fs.String("listen", "", "listen address, overriding server.listen (default :8080)")
+	debugAddr := fs.String("debug-addr", "", "if set, serve Go's /debug/pprof on this separate address (e.g. 127.0.0.1:6060); never expose it")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -35,7 +38,9 @@ func serveCmd(args []string, stderr io.Writer) int {
 	if *listen != "" {
 		cfg.Server.Listen = *listen
 	}
-	log := newLogger(stderr, cfg.Log.Level)
+	logw := newLogWriter(stderr, 100*time.Millisecond)
+	defer logw.Close()
+	log := newLogger(logw, cfg.Log.Level)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -57,6 +62,10 @@ func serveCmd(args []string, stderr io.Writer) int {
 		return 1
 	}
 	logStartup(log, cfg, *path, ln.Addr().String())
+	if *debugAddr != "" {
+		stopDebug := serveDebug(*debugAddr, log)
+		defer stopDebug()
+	}
 
 	served := make(chan error, 1)
 	go func() { served <- a.proxy.Serve(ln) }()
@@ -93,6 +102,24 @@ func serveCmd(args []string, stderr io.Writer) int {
 			return 0
 		}
 	}
+}
+
+// serveDebug serves net/http/pprof on its own listener, apart from the
+// proxy's routes, for profiling a live process. It returns a stop function.
+func serveDebug(addr string, log *slog.Logger) func() {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("debug listener failed", "addr", addr, "err", err)
+		}
+	}()
+	log.Warn("pprof debug listener on; keep it off public networks", "addr", addr)
+	return func() { _ = srv.Close() }
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {

@@ -115,7 +115,7 @@ func (c *Client) Complete(ctx context.Context, req *llm.Request) (*llm.Response,
 	r2 := *req
 	r2.Stream = false
 	r2.StreamOptions = nil
-	body, err := json.Marshal(&r2)
+	body, err := r2.MarshalJSON()
 	if err != nil {
 		return nil, &llm.Error{Kind: llm.KindInvalidRequest, Message: "cannot encode request", Err: err}
 	}
@@ -181,7 +181,7 @@ func (c *Client) Stream(ctx context.Context, req *llm.Request) (llm.Stream, erro
 	r2 := *req
 	r2.Stream = true
 	r2.StreamOptions = &llm.StreamOptions{IncludeUsage: true}
-	body, err := json.Marshal(&r2)
+	body, err := r2.MarshalJSON()
 	if err != nil {
 		return nil, &llm.Error{Kind: llm.KindInvalidRequest, Message: "cannot encode request", Err: err}
 	}
