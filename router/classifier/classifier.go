@@ -251,14 +251,15 @@ func (c *Classifier) features(k *counts, sh shape, tokens int) [numSignals]float
 	f[sigCode] = clamp(fenced + 0.08*float64(k.codeLines) + 0.45*float64(k.kw[catCode]) + 0.02*float64(k.codeSyms))
 	f[sigMath] = clamp(0.3*float64(k.kw[catMath]) + 0.15*float64(k.mathSyms) + 0.3*float64(k.latex) + 0.3*float64(k.mathRunes))
 
+	// A word problem's difficulty grows with the quantities it combines: on
+	// GSM8K the number of solution steps rises steadily with the count of
+	// numbers and number words in the question (2 quantities: ~2 steps, 6:
+	// ~4), and small models fail mostly on the many-step ones. So the
+	// signal is graded by quantities, plus a little per quantitative cue,
+	// instead of saturating at the first few numbers.
 	nums := k.proseNumbers + k.kw[catNumWord]
-	switch {
-	case k.kw[catQuant] > 0 && nums >= 3:
-		f[sigWordProblem] = clamp(0.8 + 0.1*float64(nums-3))
-	case k.kw[catQuant] > 0 && nums == 2:
-		f[sigWordProblem] = 0.6
-	case nums >= 2 && k.questions > 0:
-		f[sigWordProblem] = clamp(0.5 + 0.1*float64(nums-2))
+	if nums >= 2 && (k.kw[catQuant] > 0 || k.questions > 0) {
+		f[sigWordProblem] = clamp(0.22*float64(nums-1) + 0.06*float64(k.kw[catQuant]))
 	}
 	// Numbers in a coding task are examples, and numbers in a text to
 	// extract from are data: neither is a word problem.

@@ -17,7 +17,7 @@ func TestRunJSONL(t *testing.T) {
 		`{"messages":[{"role":"system","content":"be brief"},{"role":"user","content":"prove that sqrt 2 is irrational"}],"tag":"x"}`,
 		`not json`,
 		``,
-		`{"question":"Tom has 3 apples and buys 5 more bags of 4 apples each. How many apples does he have?","answer":"23"}`,
+		`{"question":"Tom has 3 apples and buys 5 more bags of 4 apples each. He gives half of them to his 2 sisters, who each eat 3, and sells the rest at $0.75 each. How much money does he make in total?","answer":"9"}`,
 		`{"turns":["Write a haiku about autumn.","Now another."],"category":"writing"}`,
 		`{"turns":[{"content":"Implement a lock-free queue in C++ and prove it is linearizable."}]}`,
 		`{"instruction":"Translate to German.","instances":[{"input":"Good morning","output":"Guten Morgen"}]}`,
