@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"llmrouter/llm"
+	"llmrouter/llm/llmtest"
 )
 
 // answersFromScript is an upstream double: Complete returns a copy of resp
@@ -97,9 +98,9 @@ func drain(t testing.TB, s llm.Stream) ([]*llm.Chunk, error) {
 // fixtureChunks parses a recorded OpenAI .sse body into chunks.
 func fixtureChunks(t testing.TB, name string) []*llm.Chunk {
 	t.Helper()
-	b, err := os.ReadFile("/work/shared/fixtures/openai/" + name)
+	b, err := os.ReadFile(llmtest.Fixture(t, "openai/"+name))
 	if err != nil {
-		t.Skipf("fixture %s not available: %v", name, err)
+		t.Fatalf("fixture %s: %v", name, err)
 	}
 	var out []*llm.Chunk
 	sc := bufio.NewScanner(bytes.NewReader(b))

@@ -126,7 +126,7 @@ for f in "$SHARED"/datasets/prompts/*.jsonl; do
   s=$("$work/llmrouter" classify -config configs/default.yaml <"$f" 2>&1 >/dev/null | tr '\n' ' ')
   CLS+="| $(basename "$f") | $s |"$'\n'
 done
-LAT=$(go test -run '^TestPrintLatency$' -v ./router/classifier/ 2>&1 | grep -E 'p50|p99' || true)
+LAT=$(go test -run "^$" -bench "ClassifyLatency" -benchtime 3x ./router/classifier/ 2>&1 | grep -E "^Benchmark" || true)
 
 log "semantic cache: precision/recall on STS-B dev"
 TUNE=$("$work/llmrouter" cache tune -config configs/default.yaml --stsb --pairs "$SHARED/datasets/stsb/sts-dev.csv" --from 0.80 --to 1.00 --step 0.01 2>&1 || true)

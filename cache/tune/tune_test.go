@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"llmrouter/embeddings"
+	"llmrouter/llm/llmtest"
 )
 
 func TestReadPairs(t *testing.T) {
@@ -118,31 +119,10 @@ func TestThresholdsAndWrite(t *testing.T) {
 	}
 }
 
-// datasets returns /work/shared/datasets (found by walking up from the test
-// directory). Under CI=true a missing directory fails the test.
+// datasets returns the shared datasets directory (see llmtest.SharedDir).
 func datasets(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		for _, p := range []string{filepath.Join(dir, "shared", "datasets"), filepath.Join(dir, "..", "shared", "datasets")} {
-			if st, err := os.Stat(filepath.Join(p, "stsb")); err == nil && st.IsDir() {
-				return p
-			}
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			break
-		}
-		dir = parent
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("shared/datasets not found (expected at ../shared relative to the repository)")
-	}
-	t.Skip("shared/datasets not found")
-	return ""
+	return filepath.Join(llmtest.SharedDir(t), "datasets")
 }
 
 func readSTSB(t *testing.T, name string) []Pair {
@@ -209,9 +189,9 @@ func TestShippedThresholdOnSTSBTrain(t *testing.T) {
 }
 
 func BenchmarkEvaluateSTSBDev(b *testing.B) {
-	f, err := os.Open("/work/shared/datasets/stsb/sts-dev.csv")
+	f, err := os.Open(llmtest.Dataset(b, "stsb/sts-dev.csv"))
 	if err != nil {
-		b.Skip(err)
+		b.Fatal(err)
 	}
 	pairs, _ := ReadSTSB(f, DefaultSTSBMinScore)
 	f.Close()

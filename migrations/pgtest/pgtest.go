@@ -31,14 +31,17 @@ type DB struct {
 // New creates a fresh schema and a pool whose connections use
 // search_path = <schema>, public (public holds the vector extension) and have
 // the vector types registered. Both are removed on t.Cleanup.
+// DefaultURL is the database used when EnvURL is unset.
+const DefaultURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
 func New(t testing.TB) *DB {
 	t.Helper()
 	url := os.Getenv(EnvURL)
 	if url == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not set and CI=true: Postgres tests must run in CI", EnvURL)
-		}
-		t.Skipf("%s not set; skipping Postgres test (set it, e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)", EnvURL)
+		// The machines this project runs on have PostgreSQL here, and
+		// `make test` makes sure it has the vector extension. Postgres tests
+		// never skip: an unreachable database fails them.
+		url = DefaultURL
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

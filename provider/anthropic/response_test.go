@@ -8,21 +8,14 @@ import (
 	"testing"
 
 	"llmrouter/llm"
+	"llmrouter/llm/llmtest"
 )
 
 // fixtureDir is where the shared wire fixtures live; LLMROUTER_FIXTURES
 // overrides it.
 func fixtureDir(t testing.TB) string {
 	t.Helper()
-	dir := os.Getenv("LLMROUTER_FIXTURES")
-	if dir == "" {
-		dir = "/work/shared/fixtures"
-	}
-	dir = filepath.Join(dir, "anthropic")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("fixtures not available: %v", err)
-	}
-	return dir
+	return filepath.Join(llmtest.SharedDir(t), "fixtures", "anthropic")
 }
 
 func readFixture(t testing.TB, name string) []byte {

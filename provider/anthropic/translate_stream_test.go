@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"llmrouter/llm"
+	"llmrouter/llm/llmtest"
 	"llmrouter/provider/sse"
 )
 
@@ -402,7 +403,7 @@ func TestStreamSynthetic(t *testing.T) {
 // translator: nothing may panic, every chunk must marshal, and tool
 // arguments, once a stream ends cleanly, must be assembled per index.
 func FuzzTranslator(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("/work/shared/fixtures/anthropic", "*.sse"))
+	files, _ := filepath.Glob(filepath.Join(llmtest.SharedDir(f), "fixtures", "anthropic", "*.sse"))
 	for _, p := range files {
 		if b, err := os.ReadFile(p); err == nil {
 			f.Add(b)

@@ -13,12 +13,16 @@ import (
 	"go.uber.org/goleak"
 
 	"llmrouter/llm"
+	"llmrouter/llm/llmtest"
 	"llmrouter/provider/fake"
 	"llmrouter/provider/openai"
 	"llmrouter/provider/transport"
 )
 
-const fixtures = "/work/shared/fixtures/openai"
+// fixturesDir is the recorded OpenAI wire traffic in shared/fixtures.
+func fixturesDir(t testing.TB) string {
+	return filepath.Join(llmtest.SharedDir(t), "fixtures", "openai")
+}
 
 func newClient(t *testing.T, url string, mod func(*openai.Options)) *openai.Client {
 	t.Helper()
@@ -417,7 +421,7 @@ func TestStreamFixtures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			srv := fake.Start(t, fake.ReplayFixture(t, filepath.Join(fixtures, tt.file)))
+			srv := fake.Start(t, fake.ReplayFixture(t, filepath.Join(fixturesDir(t), tt.file)))
 			c := newClient(t, srv.URL, nil)
 			s, err := c.Stream(context.Background(), chatReq("x"))
 			if err != nil {
@@ -452,7 +456,7 @@ func TestStreamFixtures(t *testing.T) {
 
 func TestCompleteFixtures(t *testing.T) {
 	t.Run("text", func(t *testing.T) {
-		srv := fake.Start(t, fake.ReplayFixture(t, filepath.Join(fixtures, "chat-completion.json")))
+		srv := fake.Start(t, fake.ReplayFixture(t, filepath.Join(fixturesDir(t), "chat-completion.json")))
 		resp, err := newClient(t, srv.URL, nil).Complete(context.Background(), chatReq("x"))
 		if err != nil {
 			t.Fatal(err)
@@ -463,7 +467,7 @@ func TestCompleteFixtures(t *testing.T) {
 		}
 	})
 	t.Run("parallel tool calls", func(t *testing.T) {
-		srv := fake.Start(t, fake.ReplayFixture(t, filepath.Join(fixtures, "chat-completion-parallel-tool-calls.json")))
+		srv := fake.Start(t, fake.ReplayFixture(t, filepath.Join(fixturesDir(t), "chat-completion-parallel-tool-calls.json")))
 		resp, err := newClient(t, srv.URL, nil).Complete(context.Background(), chatReq("x"))
 		if err != nil {
 			t.Fatal(err)
@@ -495,7 +499,7 @@ func TestErrorFixtures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			srv := fake.Start(t, fake.ReplayFixture(t, filepath.Join(fixtures, tt.file)))
+			srv := fake.Start(t, fake.ReplayFixture(t, filepath.Join(fixturesDir(t), tt.file)))
 			c := newClient(t, srv.URL, nil)
 			_, err := c.Complete(context.Background(), chatReq("x"))
 			_, serr := c.Stream(context.Background(), chatReq("x"))
@@ -516,7 +520,7 @@ func TestEmbed(t *testing.T) {
 			n    int
 			dim  int
 		}{{"embeddings-float-truncated.json", 2, 5}, {"embeddings-base64.json", 1, 1536}} {
-			srv := fake.Start(t, fake.ReplayFixture(t, filepath.Join(fixtures, f.file)))
+			srv := fake.Start(t, fake.ReplayFixture(t, filepath.Join(fixturesDir(t), f.file)))
 			resp, err := newClient(t, srv.URL, nil).Embed(context.Background(), &llm.EmbeddingRequest{Model: "m", Input: llm.EmbeddingInput{"a"}})
 			if err != nil {
 				t.Fatal(err)

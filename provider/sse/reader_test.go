@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"llmrouter/llm/llmtest"
 )
 
 type ev struct{ name, data, id string }
@@ -113,9 +115,9 @@ func TestReaderReadError(t *testing.T) {
 // TestReaderFixtures parses every recorded stream and checks the framing
 // facts the fixtures README lists.
 func TestReaderFixtures(t *testing.T) {
-	files, _ := filepath.Glob("/work/shared/fixtures/*/*.sse")
+	files, _ := filepath.Glob(filepath.Join(llmtest.SharedDir(t), "fixtures", "*", "*.sse"))
 	if len(files) == 0 {
-		t.Skip("no fixtures")
+		t.Fatal("no .sse fixtures in shared/fixtures")
 	}
 	for _, f := range files {
 		t.Run(filepath.Base(filepath.Dir(f))+"/"+filepath.Base(f), func(t *testing.T) {
@@ -146,7 +148,7 @@ func FuzzReader(f *testing.F) {
 	f.Add([]byte("data: {\"a\":1}\n\ndata: [DONE]\n\n"), 64)
 	f.Add([]byte("event: x\r\ndata: a\r\ndata: b\r\n\r\n: c\rid: 7\n\n"), 8)
 	f.Add([]byte("data:"+strings.Repeat("z", 300)+"\n\n"), 100)
-	files, _ := filepath.Glob("/work/shared/fixtures/*/*.sse")
+	files, _ := filepath.Glob(filepath.Join(llmtest.SharedDir(f), "fixtures", "*", "*.sse"))
 	for _, p := range files {
 		if b, err := os.ReadFile(p); err == nil {
 			f.Add(b, 512)
@@ -180,7 +182,7 @@ func FuzzReader(f *testing.F) {
 }
 
 func BenchmarkReader(b *testing.B) {
-	in, err := os.ReadFile("/work/shared/fixtures/openai/chat-stream-parallel-tool-calls.sse")
+	in, err := os.ReadFile(llmtest.Fixture(b, "openai/chat-stream-parallel-tool-calls.sse"))
 	if err != nil {
 		b.Skip(err)
 	}

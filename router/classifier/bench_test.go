@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"llmrouter/llm"
 )
@@ -65,20 +66,24 @@ func BenchmarkClassifyExactBPE(b *testing.B) {
 	}
 }
 
-// TestLatencyReport logs p50/p99 per prompt size (go test -v -run
-// LatencyReport). It asserts nothing about time.
-func TestLatencyReport(t *testing.T) {
-	if testing.Short() {
-		t.Skip("report only")
-	}
+// BenchmarkClassifyLatency reports the p50 and p99 latency of Classify by
+// prompt size as benchmark metrics (make bench puts them in BENCHMARKS.md).
+// Benchmarks assert nothing about time.
+func BenchmarkClassifyLatency(b *testing.B) {
 	c, err := New(DefaultOptions())
 	if err != nil {
-		t.Fatal(err)
+		b.Fatal(err)
 	}
 	for _, n := range []int{100, 500, 2000} {
-		req := benchPrompt(t, c, n)
-		p50, p99 := Latency(c, req, 2000)
-		t.Logf("~%d tokens (%d estimated): p50 %v p99 %v", n, c.Classify(req).Tokens, p50, p99)
+		req := benchPrompt(b, c, n)
+		b.Run(fmt.Sprintf("tokens=%d", n), func(b *testing.B) {
+			var p50, p99 time.Duration
+			for b.Loop() {
+				p50, p99 = Latency(c, req, 2000)
+			}
+			b.ReportMetric(float64(p50.Nanoseconds())/1e3, "p50-µs")
+			b.ReportMetric(float64(p99.Nanoseconds())/1e3, "p99-µs")
+		})
 	}
 }
 

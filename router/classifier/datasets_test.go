@@ -4,15 +4,11 @@ import (
 	"bufio"
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"llmrouter/llm"
+	"llmrouter/llm/llmtest"
 )
-
-// sharedPrompts is where the shared prompt sets live, relative to this
-// package.
-const sharedPrompts = "../../../shared/datasets/prompts"
 
 // dataset is one shared prompt set as requests, in file order.
 type dataset struct {
@@ -33,9 +29,9 @@ func loadDatasets(t testing.TB) []dataset {
 	}
 	var out []dataset
 	for _, f := range files {
-		fh, err := os.Open(filepath.Join(sharedPrompts, f.file))
+		fh, err := os.Open(llmtest.Dataset(t, "prompts/"+f.file))
 		if err != nil {
-			t.Skipf("shared prompt sets not available: %v", err)
+			t.Fatalf("shared prompt set: %v", err)
 		}
 		ds := dataset{name: f.name}
 		sc := bufio.NewScanner(fh)
