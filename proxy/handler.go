@@ -51,6 +51,8 @@ const (
 	routeReady       = "readyz"
 	routeMetrics     = "metrics"
 	routeInvalidate  = "admin_invalidate"
+	routeUsage       = "usage"
+	routeAdminUsage  = "admin_usage"
 	routeUnknown     = "unknown"
 )
 
@@ -106,6 +108,18 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	case "/metrics":
 		if s.allow(ctx, method, fasthttp.MethodGet) {
 			s.metrics(ctx)
+		}
+	case "/v1/usage":
+		if s.allow(ctx, method, fasthttp.MethodGet) {
+			s.usage(ctx, false)
+		}
+	case "/admin/usage":
+		if s.allow(ctx, method, fasthttp.MethodGet) {
+			s.usage(ctx, true)
+		}
+	case "/dashboard", "/dashboard/":
+		if s.allow(ctx, method, fasthttp.MethodGet) {
+			s.dashboard(ctx)
 		}
 	case "/admin/cache/invalidate":
 		if s.allow(ctx, method, fasthttp.MethodPost) {

@@ -92,6 +92,12 @@ type Options struct {
 	// Invalidate drops the cache entries of a tenant, for POST
 	// /admin/cache/invalidate. nil makes that endpoint 404.
 	Invalidate func(ctx context.Context, tenant string) error
+	// Usage returns the usage figures (any JSON-encodable value) for GET
+	// /v1/usage (the caller's tenant, all=false; all=true when auth is off)
+	// and GET /admin/usage (all=true, or one tenant with ?tenant=). It must
+	// be quick and safe for concurrent use. nil makes those endpoints 404;
+	// the /dashboard page shows what they return.
+	Usage func(tenant string, all bool) any
 	// DebugLogPrompts adds the last user message to request log lines. Off
 	// by default: prompts are user data.
 	DebugLogPrompts bool

@@ -126,6 +126,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 	if a.cache != nil {
 		popts.Invalidate = a.cache.Invalidate
 	}
+	popts.Usage = a.usageReport
 	if a.proxy, err = proxy.New(popts); err != nil {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
@@ -460,6 +461,33 @@ func (a *app) openStore(ctx context.Context, cfg *config.Config, dim int) error 
 	}
 	a.pool, a.pgStore = pool, st
 	return nil
+}
+
+// usageReport is the ledger as /v1/usage, /admin/usage and the dashboard
+// show it: every tenant's rows, or one tenant's with totals recomputed.
+func (a *app) usageReport(tenant string, all bool) any {
+	snap := a.usage.Snapshot()
+	if all {
+		return snap
+	}
+	rows := snap.Rows[:0:0]
+	var t usage.Totals
+	for _, r := range snap.Rows {
+		if r.Tenant != tenant {
+			continue
+		}
+		rows = append(rows, r)
+		t.Requests += r.Requests
+		t.CacheHits += r.CacheHits
+		t.PromptTokens += r.PromptTokens
+		t.CompletionTokens += r.CompletionTokens
+		t.CachedTokens += r.CachedTokens
+		t.CostUSD += r.CostUSD
+		t.SavedUSD += r.SavedUSD
+		t.Unpriced += r.Unpriced
+	}
+	snap.Rows, snap.Totals = rows, t
+	return snap
 }
 
 // ready is the /readyz report: degraded when a target's breaker is open or

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -124,5 +125,92 @@ func TestReloadAppliesChainsAndThresholdsKeepsBreakers(t *testing.T) {
 	}
 	if status, h, _ := post(t, base, chat); status != 200 || h["x-llmrouter-model"] != "good-v2" {
 		t.Fatalf("after a refused reload the old config must keep serving: %d %q", status, h["x-llmrouter-model"])
+	}
+}
+
+// TestUsageReachesTheDashboardEndpoints: answered requests show up, priced,
+// in /v1/usage for their tenant only, and cache hits count as savings.
+func TestUsageReachesTheDashboardEndpoints(t *testing.T) {
+	up := fake.Start(t, fake.OpenAI(fake.OpenAIOptions{Model: "priced-model"}))
+	env := map[string]string{"KEY_A": "key-a-0123456789", "KEY_B": "key-b-0123456789"}
+	_, base := startApp(t, fmt.Sprintf(`
+auth:
+  mode: keys
+  keys:
+    - {tenant: a, key_env: KEY_A}
+    - {tenant: b, key_env: KEY_B}
+providers:
+  - {name: up, type: openai, base_url: "%s/v1"}
+models:
+  chat: [{provider: up, model: priced-model}]
+routing:
+  tiers:
+    small: {chain: [{provider: up, model: priced-model}]}
+    medium: {chain: [{provider: up, model: priced-model}]}
+    large: {chain: [{provider: up, model: priced-model}]}
+cache:
+  exact: {enabled: true}
+prices:
+  priced-model: {input: 1000000, output: 1000000}
+`, up.URL), env)
+	do := func(method, path, key, body string) (int, string) {
+		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		defer fasthttp.ReleaseRequest(req)
+		defer fasthttp.ReleaseResponse(resp)
+		req.SetRequestURI(base + path)
+		req.Header.SetMethod(method)
+		req.Header.Set("Authorization", "Bearer "+key)
+		if body != "" {
+			req.Header.SetContentType("application/json")
+			req.SetBodyString(body)
+		}
+		if err := fasthttp.DoTimeout(req, resp, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode(), string(resp.Body())
+	}
+	chat := `{"model":"chat","messages":[{"role":"user","content":"count my dollars"}]}`
+	for i := 0; i < 2; i++ { // the second is an exact-cache hit
+		if status, body := do("POST", "/v1/chat/completions", env["KEY_A"], chat); status != 200 {
+			t.Fatalf("chat: %d %s", status, body)
+		}
+	}
+	var snap struct {
+		Totals struct {
+			Requests  int64   `json:"requests"`
+			CacheHits int64   `json:"cache_hits"`
+			CostUSD   float64 `json:"cost_usd"`
+			SavedUSD  float64 `json:"saved_usd"`
+		} `json:"totals"`
+		Rows []struct {
+			Tenant string `json:"tenant"`
+			Model  string `json:"model"`
+		} `json:"rows"`
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		status, body := do("GET", "/v1/usage", env["KEY_A"], "")
+		if status != 200 {
+			t.Fatalf("usage: %d %s", status, body)
+		}
+		if err := json.Unmarshal([]byte(body), &snap); err != nil {
+			t.Fatal(err)
+		}
+		if snap.Totals.Requests == 2 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond) // usage is recorded off the hot path
+	}
+	if snap.Totals.Requests != 2 || snap.Totals.CacheHits != 1 || snap.Totals.CostUSD <= 0 || snap.Totals.SavedUSD <= 0 {
+		t.Fatalf("tenant a's usage: %+v", snap.Totals)
+	}
+	for _, r := range snap.Rows {
+		if r.Tenant != "a" || r.Model != "priced-model" {
+			t.Fatalf("unexpected row %+v", r)
+		}
+	}
+	_, body := do("GET", "/v1/usage", env["KEY_B"], "")
+	if !strings.Contains(body, `"requests":0`) {
+		t.Fatalf("tenant b sees other tenants' usage: %s", body)
 	}
 }
