@@ -394,6 +394,12 @@ func (s *Server) chat(ctx *fasthttp.RequestCtx, x *exchange, p *principal) bool 
 	if r.Stream {
 		return s.streamChat(ctx, x, r, chatEncoder{})
 	}
+	return s.completeUnary(ctx, x, r, func(resp *llm.Response) any { return resp })
+}
+
+// completeUnary answers a non-streamed request: the call within the request
+// budget, the x-llmrouter-* headers, then the answer as shape(resp) JSON.
+func (s *Server) completeUnary(ctx *fasthttp.RequestCtx, x *exchange, r *llm.Request, shape func(*llm.Response) any) bool {
 	cctx, cancel := s.budget(false)
 	resp, err := s.completer.Complete(cctx, r)
 	cancel()
@@ -404,7 +410,7 @@ func (s *Server) chat(ctx *fasthttp.RequestCtx, x *exchange, p *principal) bool 
 	}
 	x.usage = resp.Usage
 	x.upstreamModel = resp.Model
-	if err := writeJSON(ctx, resp); err != nil {
+	if err := writeJSON(ctx, shape(resp)); err != nil {
 		ctx.ResetBody()
 		return s.fail(ctx, x, &llm.Error{Kind: llm.KindInternal, Message: "could not encode the answer", Err: err})
 	}

@@ -193,20 +193,5 @@ func (s *Server) legacy(ctx *fasthttp.RequestCtx, x *exchange, p *principal) boo
 	if r.Stream {
 		return s.streamChat(ctx, x, r, legacyEncoder{})
 	}
-	cctx, cancel := s.budget(false)
-	resp, err := s.completer.Complete(cctx, r)
-	cancel()
-	mv := x.meta.Values()
-	setMetaHeaders(&ctx.Response.Header, &mv)
-	if err != nil {
-		return s.fail(ctx, x, llm.AsError(err))
-	}
-	x.usage = resp.Usage
-	x.upstreamModel = resp.Model
-	if err := writeJSON(ctx, toLegacy(resp)); err != nil {
-		ctx.ResetBody()
-		return s.fail(ctx, x, &llm.Error{Kind: llm.KindInternal, Message: "could not encode the answer", Err: err})
-	}
-	x.status = fasthttp.StatusOK
-	return true
+	return s.completeUnary(ctx, x, r, func(resp *llm.Response) any { return toLegacy(resp) })
 }

@@ -259,32 +259,15 @@ func (r *Router) Complete(ctx context.Context, req *llm.Request) (*llm.Response,
 	if err != nil {
 		return nil, err
 	}
-	rctx, cancel := s.budget(ctx)
-	defer cancel()
-	f := newFailover(s, targets, req.Meta)
-	for {
-		t, done, err := f.next(rctx, ctx)
-		if err != nil {
-			return nil, err
-		}
+	return runUnary(ctx, s, targets, req.Meta, func(actx context.Context, t *target) (*llm.Response, error) {
 		r2 := *req
 		r2.Model = t.Model
-		actx, acancel := attemptContext(rctx, t.Timeout)
 		resp, err := t.provider.Complete(actx, &r2)
-		timedOut := actx.Err() != nil && rctx.Err() == nil
-		acancel()
-		if err == nil {
-			done(nil)
-			f.answered(t)
-			if resp.Model == "" {
-				resp.Model = t.Model
-			}
-			return resp, nil
+		if err == nil && resp.Model == "" {
+			resp.Model = t.Model
 		}
-		if err := f.failed(rctx, ctx, t, done, err, timedOut); err != nil {
-			return nil, err
-		}
-	}
+		return resp, err
+	})
 }
 
 // Embed runs an embeddings request over the alias's chain, using only
@@ -306,30 +289,42 @@ func (r *Router) Embed(ctx context.Context, req *llm.EmbeddingRequest) (*llm.Emb
 		return nil, &llm.Error{Kind: llm.KindInvalidRequest, Code: llm.CodeModelNotFound, Param: "model",
 			Message: fmt.Sprintf("the model %q does not support embeddings", req.Model)}
 	}
+	return runUnary(ctx, s, targets, req.Meta, func(actx context.Context, t *target) (*llm.EmbeddingResponse, error) {
+		r2 := *req
+		r2.Model = t.Model
+		resp, err := t.provider.(llm.Embedder).Embed(actx, &r2)
+		if err == nil && resp.Model == "" {
+			resp.Model = t.Model
+		}
+		return resp, err
+	})
+}
+
+// runUnary runs one non-streamed call over targets with the failover rules
+// of Complete: call makes one attempt on t within actx (min of the request
+// budget and t's timeout) and must not retain actx.
+func runUnary[R any](ctx context.Context, s *snapshot, targets []*target, meta *llm.Meta,
+	call func(actx context.Context, t *target) (R, error)) (R, error) {
+	var zero R
 	rctx, cancel := s.budget(ctx)
 	defer cancel()
-	f := newFailover(s, targets, req.Meta)
+	f := newFailover(s, targets, meta)
 	for {
 		t, done, err := f.next(rctx, ctx)
 		if err != nil {
-			return nil, err
+			return zero, err
 		}
-		r2 := *req
-		r2.Model = t.Model
 		actx, acancel := attemptContext(rctx, t.Timeout)
-		resp, err := t.provider.(llm.Embedder).Embed(actx, &r2)
+		resp, err := call(actx, t)
 		timedOut := actx.Err() != nil && rctx.Err() == nil
 		acancel()
 		if err == nil {
 			done(nil)
 			f.answered(t)
-			if resp.Model == "" {
-				resp.Model = t.Model
-			}
 			return resp, nil
 		}
 		if err := f.failed(rctx, ctx, t, done, err, timedOut); err != nil {
-			return nil, err
+			return zero, err
 		}
 	}
 }

@@ -155,8 +155,26 @@ func (l *Ledger) snapshot(now time.Time, dropped uint64) Snapshot {
 		}
 		return a.Model < b.Model
 	})
+	s.Totals = sumRows(s.Rows)
+	return s
+}
+
+// ForTenant returns the snapshot restricted to one tenant's rows, with the
+// totals of those rows (a tenant must never see another's usage).
+func (s Snapshot) ForTenant(tenant string) Snapshot {
+	rows := make([]Row, 0, len(s.Rows))
 	for _, r := range s.Rows {
-		t := &s.Totals
+		if r.Tenant == tenant {
+			rows = append(rows, r)
+		}
+	}
+	s.Rows, s.Totals = rows, sumRows(rows)
+	return s
+}
+
+func sumRows(rows []Row) Totals {
+	var t Totals
+	for _, r := range rows {
 		t.Requests += r.Requests
 		t.CacheHits += r.CacheHits
 		t.PromptTokens += r.PromptTokens
@@ -166,7 +184,7 @@ func (l *Ledger) snapshot(now time.Time, dropped uint64) Snapshot {
 		t.SavedUSD += r.SavedUSD
 		t.Unpriced += r.Unpriced
 	}
-	return s
+	return t
 }
 
 // Snapshot returns the ledger's rows and totals.

@@ -464,30 +464,13 @@ func (a *app) openStore(ctx context.Context, cfg *config.Config, dim int) error 
 }
 
 // usageReport is the ledger as /v1/usage, /admin/usage and the dashboard
-// show it: every tenant's rows, or one tenant's with totals recomputed.
+// show it: every tenant's rows, or one tenant's.
 func (a *app) usageReport(tenant string, all bool) any {
 	snap := a.usage.Snapshot()
 	if all {
 		return snap
 	}
-	rows := snap.Rows[:0:0]
-	var t usage.Totals
-	for _, r := range snap.Rows {
-		if r.Tenant != tenant {
-			continue
-		}
-		rows = append(rows, r)
-		t.Requests += r.Requests
-		t.CacheHits += r.CacheHits
-		t.PromptTokens += r.PromptTokens
-		t.CompletionTokens += r.CompletionTokens
-		t.CachedTokens += r.CachedTokens
-		t.CostUSD += r.CostUSD
-		t.SavedUSD += r.SavedUSD
-		t.Unpriced += r.Unpriced
-	}
-	snap.Rows, snap.Totals = rows, t
-	return snap
+	return snap.ForTenant(tenant)
 }
 
 // ready is the /readyz report: degraded when a target's breaker is open or
