@@ -2,12 +2,9 @@ package embeddings
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"net"
 	"net/url"
 	"strconv"
@@ -265,7 +262,7 @@ func (c *OpenAI) parse(body []byte, n int) ([][]float32, error) {
 		if d.Index < 0 || d.Index >= n || out[d.Index] != nil {
 			return nil, bad(fmt.Sprintf("index %d missing, repeated or out of range", d.Index), nil)
 		}
-		v, err := decodeVector(d.Embedding)
+		v, err := llm.DecodeVector(d.Embedding)
 		if err != nil {
 			return nil, bad("vector "+strconv.Itoa(d.Index), err)
 		}
@@ -277,23 +274,3 @@ func (c *OpenAI) parse(body []byte, n int) ([][]float32, error) {
 	return out, nil
 }
 
-func decodeVector(raw json.RawMessage) ([]float32, error) {
-	if len(raw) > 0 && raw[0] == '"' {
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return nil, err
-		}
-		b, err := base64.StdEncoding.DecodeString(s)
-		if err != nil || len(b)%4 != 0 {
-			return nil, errors.New("invalid base64 vector")
-		}
-		v := make([]float32, len(b)/4)
-		for i := range v {
-			v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-		}
-		return v, nil
-	}
-	var v []float32
-	err := json.Unmarshal(raw, &v)
-	return v, err
-}

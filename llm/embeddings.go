@@ -1,8 +1,12 @@
 package llm
 
 import (
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math"
 )
 
 // EmbeddingRequest is an OpenAI /v1/embeddings request. Input is always a
@@ -58,4 +62,43 @@ type Embedding struct {
 	Object    string    `json:"object"`
 	Index     int       `json:"index"`
 	Embedding []float32 `json:"embedding"`
+}
+
+// DecodeVector reads one embedding as the OpenAI API sends it: a JSON
+// array of numbers, or (encoding_format "base64") a base64 string of
+// little-endian float32 values.
+func DecodeVector(raw json.RawMessage) ([]float32, error) {
+	if firstByte(raw) != '"' {
+		var v []float32
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return nil, err
+		}
+		return v, nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, err
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("base64 embedding: %w", err)
+	}
+	if len(b)%4 != 0 {
+		return nil, errors.New("base64 embedding is not a whole number of float32 values")
+	}
+	v := make([]float32, len(b)/4)
+	for i := range v {
+		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return v, nil
+}
+
+// Base64Vector encodes v as encoding_format "base64" does: little-endian
+// float32 bytes in standard base64 (the OpenAI SDKs' default).
+func Base64Vector(v []float32) string {
+	buf := make([]byte, 4*len(v))
+	for i, f := range v {
+		binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(f))
+	}
+	return base64.StdEncoding.EncodeToString(buf)
 }

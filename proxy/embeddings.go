@@ -1,11 +1,8 @@
 package proxy
 
 import (
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"math"
 	"strconv"
 
 	"github.com/valyala/fasthttp"
@@ -108,15 +105,6 @@ type embeddingsOut struct {
 	Usage  *embeddingUsage `json:"usage,omitempty"`
 }
 
-// base64Floats encodes v as little-endian float32 bytes in standard base64,
-// the OpenAI SDKs' default encoding_format.
-func base64Floats(v []float32) string {
-	buf := make([]byte, 4*len(v))
-	for i, f := range v {
-		binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(f))
-	}
-	return base64.StdEncoding.EncodeToString(buf)
-}
 
 // embeddings serves POST /v1/embeddings.
 func (s *Server) embeddings(ctx *fasthttp.RequestCtx, x *exchange, p *principal) bool {
@@ -143,7 +131,7 @@ func (s *Server) embeddings(ctx *fasthttp.RequestCtx, x *exchange, p *principal)
 		d := &resp.Data[i]
 		var emb any = d.Embedding
 		if r.EncodingFormat == "base64" {
-			emb = base64Floats(d.Embedding)
+			emb = llm.Base64Vector(d.Embedding)
 		} else if d.Embedding == nil {
 			emb = []float32{}
 		}

@@ -5,14 +5,10 @@ package openai
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net/http"
 	"strings"
 
@@ -252,7 +248,7 @@ func (c *Client) Embed(ctx context.Context, req *llm.EmbeddingRequest) (*llm.Emb
 	out := &llm.EmbeddingResponse{Object: resp.Object, Model: resp.Model, Usage: resp.Usage,
 		Data: make([]llm.Embedding, len(resp.Data))}
 	for i, d := range resp.Data {
-		v, err := decodeVector(d.Embedding)
+		v, err := llm.DecodeVector(d.Embedding)
 		if err != nil {
 			return nil, bad(err)
 		}
@@ -261,30 +257,3 @@ func (c *Client) Embed(ctx context.Context, req *llm.EmbeddingRequest) (*llm.Emb
 	return out, nil
 }
 
-// decodeVector accepts a JSON array of numbers or a base64 string of
-// little-endian float32 values.
-func decodeVector(raw json.RawMessage) ([]float32, error) {
-	if len(raw) > 0 && raw[0] == '"' {
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return nil, err
-		}
-		b, err := base64.StdEncoding.DecodeString(s)
-		if err != nil {
-			return nil, err
-		}
-		if len(b)%4 != 0 {
-			return nil, errors.New("base64 embedding is not a whole number of float32 values")
-		}
-		v := make([]float32, len(b)/4)
-		for i := range v {
-			v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-		}
-		return v, nil
-	}
-	var v []float32
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return nil, err
-	}
-	return v, nil
-}
