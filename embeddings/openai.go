@@ -273,4 +273,3 @@ func (c *OpenAI) parse(body []byte, n int) ([][]float32, error) {
 	}
 	return out, nil
 }
-

@@ -105,7 +105,6 @@ type embeddingsOut struct {
 	Usage  *embeddingUsage `json:"usage,omitempty"`
 }
 
-
 // embeddings serves POST /v1/embeddings.
 func (s *Server) embeddings(ctx *fasthttp.RequestCtx, x *exchange, p *principal) bool {
 	if s.embedder == nil {

@@ -256,4 +256,3 @@ func (c *Client) Embed(ctx context.Context, req *llm.EmbeddingRequest) (*llm.Emb
 	}
 	return out, nil
 }
-
