@@ -68,8 +68,9 @@ type PGStore struct {
 
 	searchSQL string
 
-	up    atomic.Bool
-	ready atomic.Bool // Setup and index creation done
+	up      atomic.Bool
+	ready   atomic.Bool // Setup and index creation done
+	checked atomic.Bool // the first health check has run (reported even when down)
 
 	mu       sync.Mutex
 	versions map[string]int64 // last version seen per tenant
@@ -189,9 +190,12 @@ func (s *PGStore) check(parent context.Context) {
 		err = s.setup(parent)
 	}
 	was := s.up.Swap(err == nil)
+	first := !s.checked.Swap(true)
 	switch {
-	case err != nil && was:
-		s.log.Warn("semantic cache database down; semantic layer off", "err", err)
+	case err != nil && (was || first):
+		// Also on the first check: a database down at start-up must be
+		// reported, not only one that goes down later.
+		s.log.Warn("semantic cache database down; semantic layer off until it answers", "err", err)
 	case err == nil && !was:
 		// Idle connections from before the outage are likely dead; drop
 		// them rather than fail the next few searches on them.

@@ -155,7 +155,4 @@ func logStartup(log *slog.Logger, cfg *config.Config, path, addr string) {
 		"storage", storage,
 		"exact_cache", cfg.Cache.Exact.Enabled, "semantic_cache", cfg.Cache.Semantic.Enabled,
 		"embedder", cfg.Cache.Embedder.Type, "auth", cfg.Auth.Mode)
-	if cfg.Auth.Mode == config.AuthNone {
-		log.Warn("auth is none: any client can use this proxy; set auth.mode: keys before exposing it")
-	}
 }
