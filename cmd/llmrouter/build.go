@@ -61,8 +61,9 @@ type providerEntry struct {
 	client llm.Completer
 }
 
-// front is the Completer the proxy sees: completions through the whole
-// decorator chain, embeddings and the model list straight from the router.
+// front joins the decorator chain (completions) with the router (embeddings
+// and the model list) into the one Completer the usage recorder wraps, so
+// that embeddings are counted too.
 type front struct {
 	llm.Completer
 	llm.Embedder
@@ -109,7 +110,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 	if err != nil {
 		return nil, err
 	}
-	a.usage = usage.NewRecorder(next, usage.Options{
+	a.usage = usage.NewRecorder(front{Completer: next, Embedder: a.router, ModelLister: a.router}, usage.Options{
 		Prices: prices, MaxRows: cfg.Usage.MaxRows, QueueSize: cfg.Usage.QueueSize,
 		Logger: log, Registerer: a.reg,
 	})
@@ -118,7 +119,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 	if err != nil {
 		return nil, err
 	}
-	popts.Completer = front{Completer: a.usage, Embedder: a.router, ModelLister: a.router}
+	popts.Completer = a.usage // also an llm.Embedder and llm.ModelLister
 	popts.Logger = log
 	popts.Registerer = a.reg
 	popts.Gatherer = a.reg

@@ -175,6 +175,9 @@ prices:
 			t.Fatalf("chat: %d %s", status, body)
 		}
 	}
+	if status, body := do("POST", "/v1/embeddings", env["KEY_A"], `{"model":"chat","input":["count","these"]}`); status != 200 {
+		t.Fatalf("embeddings: %d %s", status, body)
+	}
 	var snap struct {
 		Totals struct {
 			Requests  int64   `json:"requests"`
@@ -196,12 +199,13 @@ prices:
 		if err := json.Unmarshal([]byte(body), &snap); err != nil {
 			t.Fatal(err)
 		}
-		if snap.Totals.Requests == 2 || time.Now().After(deadline) {
+		if snap.Totals.Requests == 3 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(20 * time.Millisecond) // usage is recorded off the hot path
 	}
-	if snap.Totals.Requests != 2 || snap.Totals.CacheHits != 1 || snap.Totals.CostUSD <= 0 || snap.Totals.SavedUSD <= 0 {
+	// Two chats (one a cache hit) and one embeddings call.
+	if snap.Totals.Requests != 3 || snap.Totals.CacheHits != 1 || snap.Totals.CostUSD <= 0 || snap.Totals.SavedUSD <= 0 {
 		t.Fatalf("tenant a's usage: %+v", snap.Totals)
 	}
 	for _, r := range snap.Rows {
