@@ -18,6 +18,7 @@ SHARED=${LLMROUTER_SHARED:-../shared}
 export LLMROUTER_TEST_DATABASE_URL=${LLMROUTER_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
 UP_ADDR=127.0.0.1:19100
 PX_ADDR=127.0.0.1:19180
+HIT_ADDR=127.0.0.1:19181
 work=$(mktemp -d /tmp/llmrouter-bench.XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
@@ -38,9 +39,9 @@ go build -o "$work/benchupstream" ./cmd/benchupstream
 taskset -c $CORE_LOAD "$work/benchupstream" -listen $UP_ADDR 2>"$work/upstream.log" &
 pids+=($!)
 
-write_config() { # $1 = exact cache on/off
-  cat >"$work/bench.yaml" <<YAML
-server: {listen: "$PX_ADDR"}
+write_config() { # $1 = file, $2 = listen address, $3 = exact cache on/off
+  cat >"$1" <<YAML
+server: {listen: "$2"}
 auth: {mode: none}
 providers:
   - {name: up, type: openai, base_url: "http://$UP_ADDR/v1", api_key_env: BENCH_UPSTREAM_KEY, max_conns: 256}
@@ -52,66 +53,63 @@ routing:
     medium: {chain: [{provider: up, model: bench-model}]}
     large: {chain: [{provider: up, model: bench-model}]}
 cache:
-  exact: {enabled: $1}
+  exact: {enabled: $3}
   semantic: {enabled: false}
 prices:
   bench-model: {input: 1.0, output: 2.0}
 YAML
 }
 
-start_proxy() {
-  BENCH_UPSTREAM_KEY=bench taskset -c $CORE_PROXY "$work/llmrouter" -config "$work/bench.yaml" 2>"$work/proxy.log" &
-  PROXY_PID=$!
-  pids+=($PROXY_PID)
+start_proxy() { # $1 = config, $2 = listen address; prints the pid
+  BENCH_UPSTREAM_KEY=bench taskset -c $CORE_PROXY "$work/llmrouter" -config "$1" >/dev/null 2>>"$work/proxy.log" &
+  local pid=$!
   for _ in $(seq 1 100); do
-    curl -fsS "http://$PX_ADDR/healthz" >/dev/null 2>&1 && return 0
+    curl -fsS "http://$2/healthz" >/dev/null 2>&1 && { echo "$pid"; return 0; }
     sleep 0.1
   done
   log "llmrouter did not start:"; cat "$work/proxy.log" >&2; exit 1
 }
-stop_proxy() { kill "$PROXY_PID" 2>/dev/null || true; wait "$PROXY_PID" 2>/dev/null || true; }
 
-# wrk_run URL CONNS -> prints the RESULT line (median of ROUNDS by rps)
-wrk_run() {
-  local url=$1 conns=$2 threads=1 lines=()
-  [ "$conns" -ge 16 ] && threads=2
-  for _ in $(seq 1 "$ROUNDS"); do
-    lines+=("$(taskset -c $CORE_LOAD wrk -t$threads -c"$conns" -d"$DURATION" --timeout 5s -s scripts/bench/post.lua "$url" | grep '^RESULT')")
-  done
-  printf '%s\n' "${lines[@]}" | sort -t= -k4 -n | sed -n "$(( (ROUNDS + 1) / 2 ))p"
+wrk_once() { # URL CONNS -> one RESULT line
+  local threads=1
+  [ "$2" -ge 16 ] && threads=2
+  taskset -c $CORE_LOAD wrk -t$threads -c"$2" -d"$DURATION" --timeout 5s -s scripts/bench/post.lua "$1" | grep '^RESULT'
 }
+median() { sort -t= -k4 -n | sed -n "$(( (ROUNDS + 1) / 2 ))p"; } # by req/s
 field() { sed -E "s/.* $2=([0-9.]+).*/\1/" <<<"$1"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-sleep 0.3
-log "direct runs"
-D1=$(wrk_run "http://$UP_ADDR/v1/chat/completions" 1)
-D32=$(wrk_run "http://$UP_ADDR/v1/chat/completions" 32)
-D64=$(wrk_run "http://$UP_ADDR/v1/chat/completions" 64)
-
-log "proxied runs (pass-through: caches off)"
-write_config false
-start_proxy
-P1=$(wrk_run "http://$PX_ADDR/v1/chat/completions" 1)
-t0=$(cpu_ticks "$PROXY_PID")
-P32=$(wrk_run "http://$PX_ADDR/v1/chat/completions" 32)
-t1=$(cpu_ticks "$PROXY_PID")
-P64=$(wrk_run "http://$PX_ADDR/v1/chat/completions" 64)
-RSS_KB=$(awk '/VmHWM/ {print $2}' "/proc/$PROXY_PID/status")
+# Both proxies (pass-through, and exact cache on) run side by side, pinned to
+# the same core; only the one under load works. Each round measures direct,
+# pass-through and cache-hit back to back at each connection count, so a
+# slow window of this shared VM hits all three alike and the ratios hold.
+write_config "$work/pass.yaml" "$PX_ADDR" false
+write_config "$work/hit.yaml" "$HIT_ADDR" true
+PASS_PID=$(start_proxy "$work/pass.yaml" "$PX_ADDR"); pids+=("$PASS_PID")
+HIT_PID=$(start_proxy "$work/hit.yaml" "$HIT_ADDR"); pids+=("$HIT_PID")
 CLK=$(getconf CLK_TCK)
-stop_proxy
-
-log "proxied runs (exact cache on: every request after the first is a hit)"
-write_config true
-start_proxy
-H1=$(wrk_run "http://$PX_ADDR/v1/chat/completions" 1)
-H32=$(wrk_run "http://$PX_ADDR/v1/chat/completions" 32)
-stop_proxy
-
-# CPU per request: ticks spent by llmrouter during the ROUNDS c=32 runs over
-# the requests of those runs (the median round's count times ROUNDS).
-req32=$(field "$P32" requests)
-cpu_us=$(awk -v t="$((t1 - t0))" -v clk="$CLK" -v n="$req32" -v r="$ROUNDS" 'BEGIN {printf "%.1f", t / clk * 1e6 / (n * r)}')
+sleep 0.3
+declare -A R
+ticks32=0; reqs32=0
+for round in $(seq 1 "$ROUNDS"); do
+  log "round $round of $ROUNDS: direct, pass-through and cache-hit at 1, 32 and 64 connections"
+  for c in 1 32 64; do
+    R[D$c]+="$(wrk_once "http://$UP_ADDR/v1/chat/completions" "$c")"$'\n'
+    t0=$(cpu_ticks "$PASS_PID")
+    line=$(wrk_once "http://$PX_ADDR/v1/chat/completions" "$c")
+    t1=$(cpu_ticks "$PASS_PID")
+    R[P$c]+="$line"$'\n'
+    if [ "$c" = 32 ]; then ticks32=$((ticks32 + t1 - t0)); reqs32=$((reqs32 + $(field "$line" requests))); fi
+    [ "$c" = 64 ] || R[H$c]+="$(wrk_once "http://$HIT_ADDR/v1/chat/completions" "$c")"$'\n'
+  done
+done
+for k in D1 D32 D64 P1 P32 P64 H1 H32; do
+  declare "$k=$(printf '%s' "${R[$k]}" | median)"
+done
+RSS_KB=$(awk '/VmHWM/ {print $2}' "/proc/$PASS_PID/status")
+# CPU per request: the pass-through llmrouter's utime+stime over all its c=32
+# rounds divided by the requests of those rounds.
+cpu_us=$(awk -v t="$ticks32" -v clk="$CLK" -v n="$reqs32" 'BEGIN {printf "%.1f", t / clk * 1e6 / n}')
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b == 0) print "n/a"; else printf "%.2f", a / b}'; }
 over() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.0f", a - b}'; }
@@ -164,8 +162,9 @@ the figures to compare across runs.
 ## Pass-through overhead (HTTP, wrk, ~1 KB POST, zero-latency upstream)
 
 wrk and the fake upstream are pinned to core $CORE_LOAD, llmrouter alone to core $CORE_PROXY.
-Median of $ROUNDS rounds of $DURATION. Caches off (pure pass-through: decode, validate,
-classify, route, re-encode, upstream call, parse, re-encode, log, metrics).
+$ROUNDS rounds of $DURATION per run, interleaved (each round measures direct, pass-through and
+exact-cache hit back to back), median round by req/s. Pass-through has the caches off: decode,
+validate, classify, route, re-encode, upstream call, parse, re-encode, log, metrics.
 
 | run | conns | req/s | p50 µs | p99 µs |
 |---|---:|---:|---:|---:|
@@ -184,7 +183,8 @@ classify, route, re-encode, upstream call, parse, re-encode, log, metrics).
   ($(ratio "$(field "$P32" rps)" "$(field "$D32" rps)") of direct), $(field "$P64" rps) at 64
   ($(ratio "$(field "$P64" rps)" "$(field "$D64" rps)") of direct). The direct figure is bounded by
   wrk and the upstream sharing core $CORE_LOAD, and so is the proxied one once the proxy is faster than them.
-- CPU time per proxied request: **$cpu_us µs** (utime+stime of the llmrouter process over the c=32 rounds).
+- CPU time per proxied request: **$cpu_us µs** (utime+stime of the pass-through llmrouter over all its c=32 rounds,
+  divided by their requests).
 - Peak RSS of llmrouter over the pass-through runs: **$((RSS_KB / 1024)) MiB** (VmHWM).
 - Exact-cache hit vs pass-through: p50 $(field "$H1" p50) µs vs $(field "$P1" p50) µs at 1 connection
   ($(ratio "$(field "$H1" p50)" "$(field "$P1" p50)") of the latency: the upstream round trip is gone);
