@@ -325,7 +325,14 @@ func TestFaults(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := fake.Start(t, fake.OpenAI(fake.OpenAIOptions{Fault: tt.fault}))
-			c := newClient(t, srv.URL, short)
+			// Only the timeout cases get the short limits: elsewhere a 200 ms
+			// stall of a loaded CI machine would turn the expected error into
+			// a timeout.
+			opts := func(*openai.Options) {}
+			if tt.streamErr == llm.KindTimeout || tt.recvErr == llm.KindTimeout {
+				opts = short
+			}
+			c := newClient(t, srv.URL, opts)
 			s, err := c.Stream(context.Background(), chatReq("a b c d e f"))
 			if tt.recvErr == 0 {
 				e := wantKind(t, err, tt.streamErr)
