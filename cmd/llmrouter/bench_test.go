@@ -34,12 +34,7 @@ providers:
   - {name: up, type: openai, base_url: "http://%s/v1"}
 models:
   bench: [{provider: up, model: bench-model}]
-routing:
-  tiers:
-    small: {chain: [{provider: up, model: bench-model}]}
-    medium: {chain: [{provider: up, model: bench-model}]}
-    large: {chain: [{provider: up, model: bench-model}]}
-`, ln.Addr())
+`, ln.Addr()) + oneUpstreamTiers("up", "bench-model")
 	_, base := startAppB(b, yaml)
 	body := `{"model":"bench","messages":[{"role":"system","content":"You are a concise assistant."},{"role":"user","content":"Summarise this text in one sentence: ` +
 		strings.Repeat("The quick brown fox jumps over the lazy dog. ", 18) + `"}],"temperature":0.2,"max_tokens":64}`

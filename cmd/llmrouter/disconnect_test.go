@@ -27,12 +27,7 @@ providers:
   - {name: up, type: openai, base_url: "%s/v1"}
 models:
   chat: [{provider: up, model: m}]
-routing:
-  tiers:
-    small: {chain: [{provider: up, model: m}]}
-    medium: {chain: [{provider: up, model: m}]}
-    large: {chain: [{provider: up, model: m}]}
-`, up.URL), nil)
+`, up.URL)+oneUpstreamTiers("up", "m"), nil)
 
 	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
 	if err != nil {

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/valyala/fasthttp"
-
 	"llmrouter/config"
 	"llmrouter/provider/fake"
 )
@@ -19,21 +17,8 @@ import (
 // x-llmrouter-* headers and the body.
 func post(t *testing.T, base, body string) (int, map[string]string, string) {
 	t.Helper()
-	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(resp)
-	req.SetRequestURI(base + "/v1/chat/completions")
-	req.Header.SetMethod("POST")
-	req.Header.SetContentType("application/json")
-	req.SetBodyString(body)
-	if err := fasthttp.DoTimeout(req, resp, 10*time.Second); err != nil {
-		t.Fatalf("request: %v", err)
-	}
-	h := map[string]string{}
-	for _, k := range []string{"x-llmrouter-model", "x-llmrouter-provider", "x-llmrouter-tier", "x-llmrouter-cache", "x-llmrouter-attempts"} {
-		h[k] = string(resp.Header.Peek(k))
-	}
-	return resp.StatusCode(), h, string(resp.Body())
+	return call(t, base, "POST", "/v1/chat/completions", "", body,
+		"x-llmrouter-model", "x-llmrouter-provider", "x-llmrouter-tier", "x-llmrouter-cache")
 }
 
 const reloadConfig = `
@@ -143,31 +128,14 @@ providers:
   - {name: up, type: openai, base_url: "%s/v1"}
 models:
   chat: [{provider: up, model: priced-model}]
-routing:
-  tiers:
-    small: {chain: [{provider: up, model: priced-model}]}
-    medium: {chain: [{provider: up, model: priced-model}]}
-    large: {chain: [{provider: up, model: priced-model}]}
 cache:
   exact: {enabled: true}
 prices:
   priced-model: {input: 1000000, output: 1000000}
-`, up.URL), env)
+`, up.URL)+oneUpstreamTiers("up", "priced-model"), env)
 	do := func(method, path, key, body string) (int, string) {
-		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-		defer fasthttp.ReleaseRequest(req)
-		defer fasthttp.ReleaseResponse(resp)
-		req.SetRequestURI(base + path)
-		req.Header.SetMethod(method)
-		req.Header.Set("Authorization", "Bearer "+key)
-		if body != "" {
-			req.Header.SetContentType("application/json")
-			req.SetBodyString(body)
-		}
-		if err := fasthttp.DoTimeout(req, resp, 10*time.Second); err != nil {
-			t.Fatal(err)
-		}
-		return resp.StatusCode(), string(resp.Body())
+		status, _, b := call(t, base, method, path, key, body)
+		return status, b
 	}
 	chat := `{"model":"chat","messages":[{"role":"user","content":"count my dollars"}]}`
 	for i := 0; i < 2; i++ { // the second is an exact-cache hit

@@ -4,14 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -39,8 +37,8 @@ func startAppTB(t testing.TB, yaml string, env map[string]string) (*app, string)
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	var logs bytes.Buffer
-	log := slog.New(slog.NewJSONHandler(&lockedWriter{w: &logs}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	var logs syncBuffer // the server's goroutines log concurrently
+	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	a, err := newApp(ctx, cfg, log)
@@ -68,6 +66,39 @@ func startAppTB(t testing.TB, yaml string, env map[string]string) (*app, string)
 		}
 	})
 	return a, "http://" + ln.Addr().String()
+}
+
+// oneUpstreamTiers is the routing section that sends every tier to one
+// (provider, model); YAML indented for the top level.
+func oneUpstreamTiers(provider, model string) string {
+	t := fmt.Sprintf("{chain: [{provider: %s, model: %s}]}", provider, model)
+	return "routing:\n  tiers:\n    small: " + t + "\n    medium: " + t + "\n    large: " + t + "\n"
+}
+
+// call sends one request to the proxy at base and returns the status, the
+// response headers asked for, and the body. key "" sends no Authorization.
+func call(t testing.TB, base, method, path, key, body string, headers ...string) (int, map[string]string, string) {
+	t.Helper()
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(base + path)
+	req.Header.SetMethod(method)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if body != "" {
+		req.Header.SetContentType("application/json")
+		req.SetBodyString(body)
+	}
+	if err := fasthttp.DoTimeout(req, resp, 10*time.Second); err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	h := make(map[string]string, len(headers))
+	for _, k := range headers {
+		h[k] = string(resp.Header.Peek(k))
+	}
+	return resp.StatusCode(), h, string(resp.Body())
 }
 
 // sdkDir finds test/sdk with its node_modules installed (make test-sdk runs
@@ -136,16 +167,11 @@ models:
     - {provider: up, model: chat-model}
   text-embedding-3-small:
     - {provider: %s, model: text-embedding-3-small}
-routing:
-  tiers:
-    small: {chain: [{provider: up, model: small-model}]}
-    medium: {chain: [{provider: up, model: medium-model}]}
-    large: {chain: [{provider: up, model: large-model}]}
-cache:
+%scache:
   exact: {enabled: true}
   semantic: {enabled: true}
   embedder: {type: lexical}
-`, tc.providerYAML, embedProvider)
+`, tc.providerYAML, embedProvider, oneUpstreamTiers("up", "tier-model"))
 			_, base := startApp(t, yaml, env)
 			upstream := "openai"
 			if strings.Contains(tc.name, "anthropic") {
@@ -197,16 +223,4 @@ func toolCallingOpenAI(key string) fasthttp.RequestHandler {
 		}
 		text(ctx)
 	}
-}
-
-// lockedWriter serialises writes from the server's goroutines.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
