@@ -94,10 +94,15 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 
 	// Coalescing keys requests with the cache's exact key (a zero-allocation
 	// hash of every answer-changing field) instead of encoding them.
-	var next llm.Completer = router.NewCoalescerWithKey(a.router, func(r *llm.Request) (string, error) {
-		k := cache.ExactKey(r.Tenant, 0, r)
-		return string(k[:]), nil
-	})
+	coalescer, err := router.NewCoalescerWith(a.router, router.CoalescerOptions{Registerer: a.reg,
+		Key: func(r *llm.Request) (string, error) {
+			k := cache.ExactKey(r.Tenant, 0, r)
+			return string(k[:]), nil
+		}})
+	if err != nil {
+		return nil, err
+	}
+	var next llm.Completer = coalescer
 	if cfg.Cache.Exact.Enabled || cfg.Cache.Semantic.Enabled {
 		if a.cache, err = a.buildCache(ctx, cfg, next); err != nil {
 			return nil, err
