@@ -230,6 +230,26 @@ type Target struct {
 	// context-length error may move to a target with a larger one. 0
 	// (default) means unknown.
 	ContextWindow int `yaml:"context_window"`
+	// PromptArrays marks an OpenAI-compatible target whose /v1/completions
+	// accepts a prompt array (vLLM, TGI, OpenAI): legacy completions routed
+	// to it may be micro-batched (routing.micro_batch). Default false.
+	PromptArrays bool `yaml:"prompt_arrays"`
+}
+
+// MicroBatch configures synchronous micro-batching of client
+// /v1/embeddings requests and of /v1/completions on prompt_arrays targets:
+// requests with the same tenant, model, tier and parameters that arrive
+// within window are sent as one upstream call. Chat completions are never
+// micro-batched: no provider answers several conversations in one call.
+type MicroBatch struct {
+	// MaxItems sends a batch once it holds this many requests. Default 16;
+	// 0 or 1 turns micro-batching off.
+	MaxItems *int `yaml:"max_items"`
+	// Window is the longest a request waits for others. Default 5ms (an
+	// interactive budget); 0 turns micro-batching off. At most 100ms.
+	Window *time.Duration `yaml:"window"`
+	// MaxTokens bounds a batch's estimated input tokens. Default 8192.
+	MaxTokens int `yaml:"max_tokens"`
 }
 
 // Tier names, as used in routing.tiers, routing.default_tier, max_tier and
@@ -270,6 +290,8 @@ type Routing struct {
 	// StreamIdleTimeout ends a routed stream whose upstream sends nothing
 	// for that long; the stall counts as an upstream failure. Default 30s.
 	StreamIdleTimeout time.Duration `yaml:"stream_idle_timeout"`
+	// MicroBatch merges small embeddings and legacy completions requests.
+	MicroBatch MicroBatch `yaml:"micro_batch"`
 }
 
 // TierPolicy is one tier's chain.

@@ -67,6 +67,7 @@
 //	      model: claude-sonnet-4-5 # required, the upstream model name
 //	      timeout: 0s              # one attempt; 0 = provider timeouts only
 //	      prefill: false           # accepts an assistant prefill (mid-stream continuation)
+//	      prompt_arrays: false     # /v1/completions accepts a prompt array (micro-batching)
 //	      context_window: 0        # tokens; 0 = unknown
 //	routing:
 //	  auto_aliases: [auto]         # names routed by the classifier; [] disables
@@ -96,6 +97,10 @@
 //	    default_set_aside: 1s      # set-aside of a 429 without Retry-After
 //	  request_timeout: <server.request_timeout>  # all attempts together
 //	  stream_idle_timeout: 30s     # a routed stream silent this long is a failure
+//	  micro_batch:                 # embeddings + legacy completions on prompt_arrays targets
+//	    max_items: 16              # send a batch at this many requests; 0 or 1 = off
+//	    window: 5ms                # longest wait for others (0 = off, <= 100ms)
+//	    max_tokens: 8192           # estimated input tokens per batch
 //	cache:
 //	  exact:
 //	    enabled: false

@@ -160,6 +160,15 @@ func applyDefaults(c *Config) {
 	setDur(&rt.RetryAfterCap, 60*time.Second)
 	setDur(&rt.DefaultSetAside, time.Second)
 	setDur(&r.StreamIdleTimeout, 30*time.Second)
+	if mb := &r.MicroBatch; true {
+		if mb.MaxItems == nil {
+			mb.MaxItems = ptr(16)
+		}
+		if mb.Window == nil {
+			mb.Window = ptr(5 * time.Millisecond)
+		}
+		setInt(&mb.MaxTokens, 8192)
+	}
 	setDur(&r.RequestTimeout, s.RequestTimeout)
 
 	e := &c.Cache.Exact
@@ -271,3 +280,5 @@ func setDur(p *time.Duration, v time.Duration) {
 		*p = v
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -345,6 +345,15 @@ func (ck *checker) routing(c *Config, providers map[string]bool) {
 	ck.duration("routing.retry.default_set_aside", rt.DefaultSetAside)
 	ck.duration("routing.stream_idle_timeout", r.StreamIdleTimeout)
 	ck.duration("routing.request_timeout", r.RequestTimeout)
+	if mb := r.MicroBatch; mb.MaxItems != nil && mb.Window != nil {
+		if *mb.MaxItems < 0 {
+			ck.add("routing.micro_batch.max_items", "must not be negative")
+		}
+		if *mb.Window < 0 || *mb.Window > 100*time.Millisecond {
+			ck.add("routing.micro_batch.window", "must be between 0 (off) and 100ms")
+		}
+		ck.positive("routing.micro_batch.max_tokens", mb.MaxTokens)
+	}
 }
 
 func (ck *checker) cache(c *Config) {

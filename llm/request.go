@@ -50,6 +50,10 @@ type Request struct {
 	TierOverride Tier `json:"-"`
 	// CacheControl is the client's Cache-Control request header, parsed.
 	CacheControl CacheControl `json:"-"`
+	// LegacyPrompt reports a /v1/completions request (one user message
+	// holding the prompt): a micro-batcher may send it upstream as one
+	// element of a legacy prompt array.
+	LegacyPrompt bool `json:"-"`
 	// Tenant is the authenticated tenant; "" when auth is off.
 	Tenant string `json:"-"`
 	// RequestID is the x-request-id of the client request.

@@ -44,13 +44,15 @@ type app struct {
 	classifier atomic.Pointer[classifier.Classifier]
 	policy     atomic.Pointer[classifier.Policy]
 
-	router   *router.Router
-	cache    *cache.Cache
-	embedder embeddings.Embedder
-	pool     *pgxpool.Pool
-	pgStore  *cache.PGStore
-	usage    *usage.Recorder
-	proxy    *proxy.Server
+	router *router.Router
+	// embedBatch micro-batches client embeddings in front of the router.
+	embedBatch *router.EmbedBatcher
+	cache      *cache.Cache
+	embedder   embeddings.Embedder
+	pool       *pgxpool.Pool
+	pgStore    *cache.PGStore
+	usage      *usage.Recorder
+	proxy      *proxy.Server
 }
 
 // providerEntry is a provider client and the config it was built from, so a
@@ -94,7 +96,16 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 
 	// Coalescing keys requests with the cache's exact key (a zero-allocation
 	// hash of every answer-changing field) instead of encoding them.
-	coalescer, err := router.NewCoalescerWith(a.router, router.CoalescerOptions{Registerer: a.reg,
+	mb := microBatchOptions(cfg)
+	mb.Registerer = a.reg
+	prompts, err := router.NewPromptBatcher(a.router, a.router, mb)
+	if err != nil {
+		return nil, err
+	}
+	if a.embedBatch, err = router.NewEmbedBatcher(a.router, mb); err != nil {
+		return nil, err
+	}
+	coalescer, err := router.NewCoalescerWith(prompts, router.CoalescerOptions{Registerer: a.reg,
 		Key: func(r *llm.Request) (string, error) {
 			k := cache.ExactKey(r.Tenant, 0, r)
 			return string(k[:]), nil
@@ -115,7 +126,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 	if err != nil {
 		return nil, err
 	}
-	a.usage = usage.NewRecorder(front{Completer: next, Embedder: a.router, ModelLister: a.router}, usage.Options{
+	a.usage = usage.NewRecorder(front{Completer: next, Embedder: a.embedBatch, ModelLister: a.router}, usage.Options{
 		Prices: prices, MaxRows: cfg.Usage.MaxRows, QueueSize: cfg.Usage.QueueSize,
 		Logger: log, Registerer: a.reg,
 	})
@@ -200,7 +211,8 @@ func newProvider(p config.Provider, log *slog.Logger) (llm.Completer, error) {
 // routerOptions translates the routing part of cfg.
 func routerOptions(cfg *config.Config, providers map[string]llm.Completer, log *slog.Logger) (router.Options, error) {
 	target := func(t config.Target) router.Target {
-		rt := router.Target{Provider: t.Provider, Model: t.Model, Timeout: t.Timeout, Prefill: t.Prefill, ContextWindow: t.ContextWindow}
+		rt := router.Target{Provider: t.Provider, Model: t.Model, Timeout: t.Timeout, Prefill: t.Prefill, ContextWindow: t.ContextWindow,
+			PromptArrays: t.PromptArrays}
 		if p := cfg.Provider(t.Provider); p != nil {
 			rt.StreamIdleTimeout = p.Timeouts.StreamIdle
 		}
@@ -254,6 +266,19 @@ func routerOptions(cfg *config.Config, providers map[string]llm.Completer, log *
 		o.DefaultTier = t
 	}
 	return o, nil
+}
+
+// microBatchOptions translates routing.micro_batch.
+func microBatchOptions(cfg *config.Config) router.MicroBatchOptions {
+	mb := cfg.Routing.MicroBatch
+	o := router.MicroBatchOptions{MaxTokens: mb.MaxTokens}
+	if mb.MaxItems != nil {
+		o.MaxItems = *mb.MaxItems
+	}
+	if mb.Window != nil {
+		o.Window = *mb.Window
+	}
+	return o
 }
 
 // classifierOptions translates routing.classifier.
@@ -570,6 +595,9 @@ func (a *app) reload(cfg *config.Config) error {
 	}
 	if !reflect.DeepEqual(a.cfg.Database, cfg.Database) {
 		restart = append(restart, "database")
+	}
+	if !reflect.DeepEqual(a.cfg.Routing.MicroBatch, cfg.Routing.MicroBatch) {
+		restart = append(restart, "routing.micro_batch")
 	}
 	a.cfg = cfg
 	if len(restart) > 0 {
