@@ -54,6 +54,7 @@ const (
 	routeUsage       = "usage"
 	routeAdminUsage  = "admin_usage"
 	routeUnknown     = "unknown"
+	routeBatches     = "batches"
 )
 
 // exchange is the per-request record that ends up in the log line and the
@@ -126,6 +127,10 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 			s.invalidate(ctx)
 		}
 	default:
+		if s.o.Batches != nil && isBatchPath(path) {
+			s.api(ctx, routeBatches, s.batches)
+			return
+		}
 		if bytes.HasPrefix(path, []byte("/v1/models/")) && len(path) > len("/v1/models/") {
 			if s.allow(ctx, method, fasthttp.MethodGet) {
 				s.api(ctx, routeModel, s.model)
@@ -164,7 +169,7 @@ func (s *Server) allow(ctx *fasthttp.RequestCtx, method []byte, want string) boo
 func (s *Server) routeConfig(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 	uri := h.RequestURI()
 	if bytes.HasPrefix(uri, []byte("/v1/chat/")) || bytes.HasPrefix(uri, []byte("/v1/completions")) ||
-		bytes.HasPrefix(uri, []byte("/v1/embeddings")) {
+		bytes.HasPrefix(uri, []byte("/v1/embeddings")) || bytes.HasPrefix(uri, []byte("/v1/files")) {
 		return fasthttp.RequestConfig{MaxRequestBodySize: s.o.MaxBodyBytes}
 	}
 	return fasthttp.RequestConfig{MaxRequestBodySize: min(smallBodyBytes, s.o.MaxBodyBytes)}

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"llmrouter/batch"
 	"llmrouter/cache"
 	"llmrouter/config"
 	"llmrouter/embeddings"
@@ -53,6 +54,8 @@ type app struct {
 	pgStore    *cache.PGStore
 	usage      *usage.Recorder
 	proxy      *proxy.Server
+	// batches runs /v1/batches jobs through the same chain as live requests.
+	batches *batch.Service
 }
 
 // providerEntry is a provider client and the config it was built from, so a
@@ -144,6 +147,11 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 		popts.Invalidate = a.cache.Invalidate
 	}
 	popts.Usage = a.usageReport
+	if a.batches, err = batch.New(batch.Options{Completer: a.usage, Store: a.batchStore(), Logger: log}); err != nil {
+		return nil, fmt.Errorf("batch: %w", err)
+	}
+	a.batches.Start()
+	popts.Batches = a.batches
 	if a.proxy, err = proxy.New(popts); err != nil {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
@@ -610,6 +618,9 @@ func (a *app) reload(cfg *config.Config) error {
 // close releases background workers after the server has stopped.
 func (a *app) close() error {
 	var errs []error
+	if a.batches != nil {
+		errs = append(errs, a.batches.Close())
+	}
 	if a.usage != nil {
 		errs = append(errs, a.usage.Close())
 	}
@@ -626,4 +637,13 @@ func (a *app) close() error {
 		a.pool.Close()
 	}
 	return errors.Join(errs...)
+}
+
+// batchStore is where batch jobs live: Postgres when the app has a pool,
+// else memory (jobs then do not survive a restart).
+func (a *app) batchStore() batch.Store {
+	if a.pool != nil {
+		return batch.NewPGStore(a.pool)
+	}
+	return batch.NewMemStore()
 }
