@@ -99,7 +99,9 @@ func (m *MemStore) ActiveJobs(context.Context) ([]*Job, error) {
 			out = append(out, &c)
 		}
 	}
-	sort.Slice(out, func(a, b int) bool { return out[a].CreatedAt < out[b].CreatedAt || out[a].CreatedAt == out[b].CreatedAt && out[a].ID < out[b].ID })
+	sort.Slice(out, func(a, b int) bool {
+		return out[a].CreatedAt < out[b].CreatedAt || out[a].CreatedAt == out[b].CreatedAt && out[a].ID < out[b].ID
+	})
 	return out, nil
 }
 
