@@ -120,3 +120,45 @@ func TestMicroBatchThroughProxy(t *testing.T) {
 		fmt.Println(report.String())
 	}
 }
+
+// TestBatchAPIErrors: the Files and Batches routes answer bad input with
+// the OpenAI error envelope and the SDKs' statuses, per tenant.
+func TestBatchAPIErrors(t *testing.T) {
+	yaml := `
+auth:
+  mode: keys
+  keys:
+    - {tenant: a, key_env: KEY_A}
+    - {tenant: b, key_env: KEY_B}
+providers:
+  - {name: sim, type: simulator}
+models:
+  chat: [{provider: sim, model: sim-model}]
+` + oneUpstreamTiers("sim", "sim-model")
+	_, base := startApp(t, yaml, map[string]string{"KEY_A": "key-a-0123456789", "KEY_B": "key-b-0123456789"})
+	st, _, body := call(t, base, "POST", "/v1/files", "key-a-0123456789", "")
+	if st != 400 || !strings.Contains(body, `"invalid_request_error"`) {
+		t.Fatalf("upload without multipart: %d %s", st, body)
+	}
+	cases := []struct {
+		name, method, path, key, body string
+		status                        int
+	}{
+		{"no key", "GET", "/v1/batches/batch_x", "", "", 401},
+		{"unknown batch", "GET", "/v1/batches/batch_x", "key-a-0123456789", "", 404},
+		{"unknown file", "GET", "/v1/files/file-x/content", "key-a-0123456789", "", 404},
+		{"not json", "POST", "/v1/batches", "key-a-0123456789", "nope", 400},
+		{"missing file", "POST", "/v1/batches", "key-a-0123456789", `{"input_file_id":"file-x","endpoint":"/v1/chat/completions","completion_window":"24h"}`, 404},
+		{"wrong endpoint", "POST", "/v1/batches", "key-a-0123456789", `{"input_file_id":"file-x","endpoint":"/v1/images","completion_window":"24h"}`, 400},
+		{"wrong method", "DELETE", "/v1/batches/batch_x", "key-a-0123456789", "", 400},
+		{"cancel unknown", "POST", "/v1/batches/batch_x/cancel", "key-a-0123456789", "", 404},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			st, _, body := call(t, base, tc.method, tc.path, tc.key, tc.body)
+			if st != tc.status || !strings.Contains(body, `"error":{`) {
+				t.Fatalf("%s %s: %d %s, want %d", tc.method, tc.path, st, body, tc.status)
+			}
+		})
+	}
+}
