@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"mime/multipart"
 	"os"
 	"sort"
 	"strconv"
@@ -161,4 +164,146 @@ models:
 			}
 		})
 	}
+}
+
+// TestBatchJobThroughTheChain: a 200-line job in mixed tiers, some lines
+// already in the cache, through the wired proxy: every custom_id once, in
+// order; cache hits answered from the cache; lines routed to more than one
+// tier; usage counted per line.
+func TestBatchJobThroughTheChain(t *testing.T) {
+	up := fakehttp.Start(t, fakehttp.OpenAI(fakehttp.OpenAIOptions{}))
+	t3 := func(m string) string { return fmt.Sprintf("{chain: [{provider: up, model: %s}]}", m) }
+	yaml := fmt.Sprintf(`
+auth: {mode: none}
+providers:
+  - {name: up, type: openai, base_url: "%s/v1"}
+routing:
+  tiers:
+    small: %s
+    medium: %s
+    large: %s
+cache:
+  exact: {enabled: true}
+prices:
+  small-model: {input: 0.1, output: 0.1}
+  medium-model: {input: 1, output: 1}
+  large-model: {input: 10, output: 10}
+`, up.URL, t3("small-model"), t3("medium-model"), t3("large-model"))
+	_, base := startApp(t, yaml, nil)
+	prompt := func(i int) string {
+		switch i % 4 {
+		case 0:
+			return fmt.Sprintf("What is %d plus one?", i)
+		case 1:
+			return fmt.Sprintf("Prove step by step that there are infinitely many primes of the form 4k+3, case %d, "+
+				"then derive the asymptotic density with a rigorous argument and discuss the analytic number theory behind it.", i)
+		case 2:
+			return fmt.Sprintf("Write a Go function that parses RFC 3339 timestamps with tests, variant %d.", i)
+		}
+		return fmt.Sprintf("Say hello number %d.", i%40) // repeats: cache hits
+	}
+	chatBody := func(i int) string {
+		b, _ := json.Marshal(map[string]any{"model": "auto", "messages": []map[string]string{{"role": "user", "content": prompt(i)}}})
+		return string(b)
+	}
+	// Warm the cache with ten of the lines.
+	for i := 3; i < 40; i += 4 {
+		if st, _, body := call(t, base, "POST", "/v1/chat/completions", "", chatBody(i)); st != 200 {
+			t.Fatalf("warm-up: %d %s", st, body)
+		}
+	}
+	warm := up.Requests()
+	var in bytes.Buffer
+	for i := 0; i < 200; i++ {
+		fmt.Fprintf(&in, `{"custom_id":"line-%03d","method":"POST","url":"/v1/chat/completions","body":%s}`+"\n", i, chatBody(i))
+	}
+	var form bytes.Buffer
+	mw := multipart.NewWriter(&form)
+	_ = mw.WriteField("purpose", "batch")
+	fw, _ := mw.CreateFormFile("file", "in.jsonl")
+	_, _ = fw.Write(in.Bytes())
+	_ = mw.Close()
+	st, body := postRaw(t, base+"/v1/files", mw.FormDataContentType(), form.Bytes())
+	var f struct{ ID string }
+	if st != 200 || json.Unmarshal([]byte(body), &f) != nil {
+		t.Fatalf("upload: %d %s", st, body)
+	}
+	st, _, body = call(t, base, "POST", "/v1/batches", "", `{"input_file_id":"`+f.ID+`","endpoint":"/v1/chat/completions","completion_window":"24h"}`)
+	var job struct {
+		ID, Status    string
+		OutputFileID  *string                                `json:"output_file_id"`
+		RequestCounts struct{ Total, Completed, Failed int } `json:"request_counts"`
+	}
+	if st != 200 || json.Unmarshal([]byte(body), &job) != nil {
+		t.Fatalf("create: %d %s", st, body)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for job.Status != "completed" {
+		if time.Now().After(deadline) {
+			t.Fatalf("job still %s", job.Status)
+		}
+		time.Sleep(20 * time.Millisecond)
+		_, _, body = call(t, base, "GET", "/v1/batches/"+job.ID, "", "")
+		_ = json.Unmarshal([]byte(body), &job)
+	}
+	if job.RequestCounts.Total != 200 || job.RequestCounts.Completed != 200 {
+		t.Fatalf("counts %+v", job.RequestCounts)
+	}
+	_, _, out := call(t, base, "GET", "/v1/files/"+*job.OutputFileID+"/content", "", "")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 200 {
+		t.Fatalf("%d output lines", len(lines))
+	}
+	models := map[string]int{}
+	for i, l := range lines {
+		var lr struct {
+			CustomID string `json:"custom_id"`
+			Response struct {
+				StatusCode int `json:"status_code"`
+				Body       struct {
+					Model   string
+					Choices []struct{ Message struct{ Content string } }
+				}
+			}
+		}
+		if err := json.Unmarshal([]byte(l), &lr); err != nil {
+			t.Fatal(err)
+		}
+		if lr.CustomID != fmt.Sprintf("line-%03d", i) || lr.Response.StatusCode != 200 ||
+			lr.Response.Body.Choices[0].Message.Content != "echo: "+prompt(i) {
+			t.Fatalf("line %d: %s", i, l)
+		}
+		models[lr.Response.Body.Model]++
+	}
+	if len(models) < 2 {
+		t.Fatalf("every line went to one tier: %v", models)
+	}
+	// 150 distinct non-repeating lines plus 40 distinct hello lines, of
+	// which 10 were warm: at most 180 upstream calls for the job.
+	if calls := up.Requests() - warm; calls > 180 {
+		t.Fatalf("%d upstream calls: the cache did not answer the warm lines", calls)
+	}
+	_, _, usage := call(t, base, "GET", "/v1/usage", "", "")
+	var u struct {
+		Totals struct{ Requests, CacheHits int } `json:"totals"`
+	}
+	_ = json.Unmarshal([]byte(usage), &u)
+	if u.Totals.Requests != 210 || u.Totals.CacheHits < 10 {
+		t.Fatalf("usage totals %+v: %s", u.Totals, usage)
+	}
+}
+
+func postRaw(t *testing.T, url, contentType string, body []byte) (int, string) {
+	t.Helper()
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(url)
+	req.Header.SetMethod("POST")
+	req.Header.SetContentType(contentType)
+	req.SetBody(body)
+	if err := fasthttp.DoTimeout(req, resp, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode(), string(resp.Body())
 }
