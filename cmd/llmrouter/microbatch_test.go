@@ -285,7 +285,10 @@ prices:
 	}
 	_, _, usage := call(t, base, "GET", "/v1/usage", "", "")
 	var u struct {
-		Totals struct{ Requests, CacheHits int } `json:"totals"`
+		Totals struct {
+			Requests  int `json:"requests"`
+			CacheHits int `json:"cache_hits"`
+		} `json:"totals"`
 	}
 	_ = json.Unmarshal([]byte(usage), &u)
 	if u.Totals.Requests != 210 || u.Totals.CacheHits < 10 {
