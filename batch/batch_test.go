@@ -246,3 +246,51 @@ func TestCancel(t *testing.T) {
 		t.Fatal("cancelling a cancelled job must fail")
 	}
 }
+
+// TestLease: one owner at a time; renewal by the owner; release; an expired
+// lease may be taken over.
+func TestLease(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		make func(t *testing.T) Store
+	}{
+		{"memory", func(*testing.T) Store { return NewMemStore() }},
+		{"postgres", func(t *testing.T) Store {
+			db := pgtest.New(t)
+			if err := migrations.Apply(context.Background(), db.Pool, db.Schema); err != nil {
+				t.Fatal(err)
+			}
+			return NewPGStore(db.Pool)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			st := tc.make(t)
+			if err := st.PutJob(ctx, &Job{ID: "batch_1", Tenant: "t", Status: StatusInProgress, CreatedAt: 1}); err != nil {
+				t.Fatal(err)
+			}
+			steps := []struct {
+				owner string
+				ttl   time.Duration
+				want  bool
+			}{
+				{"a", time.Minute, true},
+				{"b", time.Minute, false}, // a holds it
+				{"a", time.Minute, true},  // renewal
+				{"a", 0, true},            // release
+				{"b", 50 * time.Millisecond, true},
+				{"a", time.Minute, false},
+			}
+			for i, s := range steps {
+				got, err := st.Lease(ctx, "batch_1", s.owner, s.ttl)
+				if err != nil || got != s.want {
+					t.Fatalf("step %d (%s): %v %v, want %v", i, s.owner, got, err, s.want)
+				}
+			}
+			time.Sleep(100 * time.Millisecond) // b's lease expires
+			if got, err := st.Lease(ctx, "batch_1", "a", time.Minute); err != nil || !got {
+				t.Fatalf("expired lease not taken over: %v %v", got, err)
+			}
+		})
+	}
+}

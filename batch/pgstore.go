@@ -4,15 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // PGStore is a Store in Postgres (tables of migration 004, found through
-// the pool's search_path). Several replicas may share it; each runs the
-// jobs it sees active (a job seen by two replicas at once may have a line
-// answered twice, but its stored result is written once).
+// the pool's search_path). Several replicas may share it: a lease makes one
+// replica at a time run a job, and one that dies lets another take over
+// when its lease expires.
 type PGStore struct {
 	pool *pgxpool.Pool
 }
@@ -129,4 +130,18 @@ func (p *PGStore) Lines(ctx context.Context, jobID string) (map[int][]byte, erro
 		out[idx] = res
 	}
 	return out, rows.Err()
+}
+
+// Lease implements Store.
+func (p *PGStore) Lease(ctx context.Context, jobID, owner string, ttl time.Duration) (bool, error) {
+	if ttl <= 0 {
+		_, err := p.pool.Exec(ctx, `UPDATE batch_jobs SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2`, jobID, owner)
+		return err == nil, err
+	}
+	tag, err := p.pool.Exec(ctx, `UPDATE batch_jobs SET lease_owner = $2, lease_until = now() + $3 * interval '1 millisecond'
+		WHERE id = $1 AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until < now())`, jobID, owner, ttl.Milliseconds())
+	if err != nil {
+		return false, err
+	}
+	return tag.RowsAffected() == 1, nil
 }

@@ -61,6 +61,7 @@ type Service struct {
 	running map[string]context.CancelFunc // job id -> cancel of its run
 	wake    chan struct{}
 
+	owner   string // this process's lease owner id
 	stop    context.CancelFunc
 	base    context.Context
 	wg      sync.WaitGroup
@@ -94,7 +95,7 @@ func New(o Options) (*Service, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{o: o, log: log, running: map[string]context.CancelFunc{}, wake: make(chan struct{}, 1)}
+	s := &Service{o: o, log: log, running: map[string]context.CancelFunc{}, wake: make(chan struct{}, 1), owner: newID("worker-")}
 	s.base, s.stop = context.WithCancel(context.Background())
 	return s, nil
 }
@@ -162,23 +163,69 @@ func (s *Service) startJobs() {
 		if _, ok := s.running[j.ID]; ok {
 			continue
 		}
+		lctx, lcancel := context.WithTimeout(s.base, 5*time.Second)
+		mine, err := s.o.Store.Lease(lctx, j.ID, s.owner, leaseTTL)
+		lcancel()
+		if err != nil || !mine {
+			continue // another replica runs it (or the store is down: next pass)
+		}
 		jctx, jcancel := context.WithCancel(s.base)
 		s.running[j.ID] = jcancel
 		s.wg.Add(1)
 		go func(j *Job) {
 			defer s.wg.Done()
 			defer func() {
+				rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
+				_, _ = s.o.Store.Lease(rctx, j.ID, s.owner, 0)
+				rcancel()
 				s.mu.Lock()
 				delete(s.running, j.ID)
 				s.mu.Unlock()
 				jcancel()
 				s.kick()
 			}()
+			stopRenew := s.renew(jctx, jcancel, j.ID)
+			defer stopRenew()
 			if err := s.run(jctx, j); err != nil && s.base.Err() == nil {
 				s.log.Warn("batch: job run interrupted; it will be resumed", "batch", j.ID, "err", err)
 			}
 		}(j)
 	}
+}
+
+// leaseTTL is how long a job stays claimed without renewal: a replica that
+// dies hands its jobs over after that long.
+const leaseTTL = 30 * time.Second
+
+// renew keeps job's lease while its run goes on, renewing every third of
+// leaseTTL; a lost lease (another replica took the job) cancels the run.
+// The returned func stops it and waits for its goroutine.
+func (s *Service) renew(ctx context.Context, cancelRun context.CancelFunc, jobID string) func() {
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(leaseTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				mine, err := s.o.Store.Lease(lctx, jobID, s.owner, leaseTTL)
+				cancel()
+				if err == nil && !mine {
+					s.log.Warn("batch: lost the job's lease to another replica; stopping", "batch", jobID)
+					cancelRun()
+					return
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-stopped }
 }
 
 func (s *Service) now() int64 { return s.o.Now().Unix() }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sort"
 	"sync"
+	"time"
 )
 
 // Store keeps files, jobs and line results. Implementations must be safe
@@ -26,6 +27,10 @@ type Store interface {
 	PutLine(ctx context.Context, jobID string, idx int, result []byte) error
 	// Lines returns the stored results of job by line index.
 	Lines(ctx context.Context, jobID string) (map[int][]byte, error)
+	// Lease makes owner the only runner of job for ttl, renewing owner's
+	// own lease; it reports false when another owner holds an unexpired
+	// one. ttl 0 releases owner's lease.
+	Lease(ctx context.Context, jobID, owner string, ttl time.Duration) (bool, error)
 }
 
 // MemStore is a Store in process memory: jobs do not survive a restart.
@@ -34,6 +39,12 @@ type MemStore struct {
 	files map[string]memFile
 	jobs  map[string]Job
 	lines map[string]map[int][]byte
+	lease map[string]memLease
+}
+
+type memLease struct {
+	owner string
+	until time.Time
 }
 
 type memFile struct {
@@ -45,7 +56,7 @@ var _ Store = (*MemStore)(nil)
 
 // NewMemStore returns an empty MemStore.
 func NewMemStore() *MemStore {
-	return &MemStore{files: map[string]memFile{}, jobs: map[string]Job{}, lines: map[string]map[int][]byte{}}
+	return &MemStore{files: map[string]memFile{}, jobs: map[string]Job{}, lines: map[string]map[int][]byte{}, lease: map[string]memLease{}}
 }
 
 // PutFile implements Store.
@@ -145,4 +156,23 @@ func cloneJob(j *Job) Job {
 		c.Errors = &e
 	}
 	return c
+}
+
+// Lease implements Store.
+func (m *MemStore) Lease(_ context.Context, jobID, owner string, ttl time.Duration) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := time.Now()
+	cur, held := m.lease[jobID]
+	if held && cur.owner != owner && now.Before(cur.until) {
+		return false, nil
+	}
+	if ttl <= 0 {
+		if held && cur.owner == owner {
+			delete(m.lease, jobID)
+		}
+		return true, nil
+	}
+	m.lease[jobID] = memLease{owner: owner, until: now.Add(ttl)}
+	return true, nil
 }

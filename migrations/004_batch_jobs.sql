@@ -14,6 +14,9 @@ CREATE TABLE IF NOT EXISTS {{.schema}}.batch_jobs (
     active     boolean     NOT NULL,
     created    bigint      NOT NULL,
     object     jsonb       NOT NULL,
+    -- the replica running the job, until lease_until (renewed while it runs)
+    lease_owner text,
+    lease_until timestamptz,
     updated_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS batch_jobs_active ON {{.schema}}.batch_jobs (created) WHERE active;
