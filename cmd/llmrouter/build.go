@@ -453,7 +453,7 @@ func (a *app) openStore(ctx context.Context, cfg *config.Config, dim int) error 
 	}
 	st, err := cache.NewPGStore(ctx, pool, cache.PGOptions{
 		Dim:    dim,
-		Setup:  func(ctx context.Context, p *pgxpool.Pool) error { return migrations.Apply(ctx, p, "") },
+		Setup:  func(ctx context.Context, p *pgxpool.Pool) error { return migrations.Apply(ctx, p, migrationSchema(cfg.Database.URL)) },
 		Logger: a.log,
 	})
 	if err != nil {
