@@ -451,9 +451,10 @@ func (a *app) openStore(ctx context.Context, cfg *config.Config, dim int) error 
 	if err != nil {
 		return fmt.Errorf("database: %w", err)
 	}
+	schema := migrationSchema(cfg.Database.URL)
 	st, err := cache.NewPGStore(ctx, pool, cache.PGOptions{
 		Dim:    dim,
-		Setup:  func(ctx context.Context, p *pgxpool.Pool) error { return migrations.Apply(ctx, p, migrationSchema(cfg.Database.URL)) },
+		Setup:  func(ctx context.Context, p *pgxpool.Pool) error { return migrations.Apply(ctx, p, schema) },
 		Logger: a.log,
 	})
 	if err != nil {
