@@ -328,6 +328,11 @@ func proxyOptions(cfg *config.Config) (proxy.Options, error) {
 		HeartbeatInterval: s.HeartbeatInterval,
 		MaxConcurrency:    s.MaxConcurrency,
 		DebugLogPrompts:   s.DebugLogPrompts,
+		Limits: llm.Limits{
+			MaxN: s.Limits.MaxN, MaxOutputTokens: s.Limits.MaxOutputTokens, MaxMessages: s.Limits.MaxMessages,
+			MaxTools: s.Limits.MaxTools, MaxStop: s.Limits.MaxStop, MaxStopBytes: s.Limits.MaxStopBytes,
+			MaxContentParts: s.Limits.MaxContentParts, MaxToolCalls: s.Limits.MaxToolCalls,
+		},
 	}, nil
 }
 
