@@ -115,6 +115,18 @@ func applyDefaults(c *Config) {
 	setDur(&s.HeartbeatInterval, 15*time.Second)
 	setInt(&s.MaxConcurrency, 1024)
 	setDur(&s.ShutdownTimeout, 30*time.Second)
+	setStr(&s.MetricsListen, "127.0.0.1:9464")
+	l := &s.Limits
+	setInt(&l.MaxN, 16)
+	setInt(&l.MaxOutputTokens, 131072)
+	setInt(&l.MaxMessages, 4096)
+	setInt(&l.MaxTools, 128)
+	setInt(&l.MaxStop, 4)
+	setInt(&l.MaxStopBytes, 1024)
+	setInt(&l.MaxContentParts, 1024)
+	setInt(&l.MaxToolCalls, 256)
+	setInt(&l.ClassifierWindowBytes, 64<<10)
+	setInt(&l.SemanticMaxPromptBytes, 32<<10)
 
 	setStr(&c.Log.Level, "info")
 	setStr(&c.Auth.Mode, AuthKeys)

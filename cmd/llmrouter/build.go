@@ -257,6 +257,7 @@ func classifierOptions(cfg *config.Config, log *slog.Logger) classifier.Options 
 	o := classifier.Options{
 		SmallMaxTokens: c.SmallMaxTokens, MediumMaxTokens: c.MediumMaxTokens,
 		Weights: c.Weights, Tokenizer: c.Tokenizer, Logger: log,
+		WindowBytes: cfg.Server.Limits.ClassifierWindowBytes,
 	}
 	if len(c.Thresholds) == 2 {
 		o.TierThresholds = [2]float64{c.Thresholds[0], c.Thresholds[1]}
@@ -328,6 +329,11 @@ func proxyOptions(cfg *config.Config) (proxy.Options, error) {
 		HeartbeatInterval: s.HeartbeatInterval,
 		MaxConcurrency:    s.MaxConcurrency,
 		DebugLogPrompts:   s.DebugLogPrompts,
+		Limits: llm.Limits{
+			MaxN: s.Limits.MaxN, MaxOutputTokens: s.Limits.MaxOutputTokens, MaxMessages: s.Limits.MaxMessages,
+			MaxTools: s.Limits.MaxTools, MaxStop: s.Limits.MaxStop, MaxStopBytes: s.Limits.MaxStopBytes,
+			MaxContentParts: s.Limits.MaxContentParts, MaxToolCalls: s.Limits.MaxToolCalls,
+		},
 	}, nil
 }
 
@@ -371,6 +377,7 @@ func (a *app) buildCache(ctx context.Context, cfg *config.Config, next llm.Compl
 			Disabled:       !cc.Semantic.Enabled,
 			Threshold:      cc.Semantic.Threshold,
 			MinPromptChars: cc.Semantic.MinPromptChars,
+			MaxPromptBytes: cfg.Server.Limits.SemanticMaxPromptBytes,
 			TTL:            cc.Semantic.TTL,
 			MaxEntries:     cc.Semantic.MaxEntries,
 			WriteQueue:     cc.Semantic.WriteQueue,
