@@ -214,7 +214,11 @@ func (s *stream) open() (*upstream, error) {
 		}
 		u := s.newUpstream(t, done)
 		stop := u.arm()
-		st, err := t.provider.Stream(u.ctx, s.requestFor(t, u))
+		octx := u.ctx
+		if !u.ttft.IsZero() {
+			octx = llm.WithHeaderDeadline(octx, u.ttft)
+		}
+		st, err := t.provider.Stream(octx, s.requestFor(t, u))
 		stop()
 		if err == nil {
 			if u.set(st) {
