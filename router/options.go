@@ -155,6 +155,9 @@ type Options struct {
 	Providers map[string]llm.Completer
 	// Aliases maps pinned public model names to their chains.
 	Aliases map[string][]Target
+	// AliasRetry overrides Retry for every target of the named alias (its
+	// non-zero fields win); a Target.Retry wins over it.
+	AliasRetry map[string]*RetryOptions
 	// Auto lists the auto aliases, routed by req.Tier. nil means ["auto"]
 	// when Tiers is not empty; an empty non-nil slice means none.
 	Auto []string

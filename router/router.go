@@ -104,7 +104,7 @@ func buildSnapshot(o Options, old *snapshot) (*snapshot, error) {
 		providers[k] = v
 	}
 	s.opts.Providers = providers
-	s.opts.Aliases, s.opts.Tiers = nil, nil
+	s.opts.Aliases, s.opts.Tiers, s.opts.AliasRetry = nil, nil, nil
 
 	oldStates := map[targetKey]*targetState{}
 	if old != nil {
@@ -114,7 +114,7 @@ func buildSnapshot(o Options, old *snapshot) (*snapshot, error) {
 	}
 	states := map[targetKey]*targetState{}
 	var bindErr error
-	bind := func(chain []Target) []*target {
+	bind := func(chain []Target, aliasRetry *RetryOptions) []*target {
 		out := make([]*target, len(chain))
 		for i, t := range chain {
 			k := targetKey{t.Provider, t.Model}
@@ -132,12 +132,12 @@ func buildSnapshot(o Options, old *snapshot) (*snapshot, error) {
 			case !sameBreakerSettings(ts.cb.o, bo) && bindErr == nil:
 				bindErr = fmt.Errorf("router: target %s has different breaker settings in different chains", t)
 			}
-			out[i] = &target{Target: t, provider: p, state: ts, retry: mergeRetry(o.Retry, t.Retry)}
+			out[i] = &target{Target: t, provider: p, state: ts, retry: mergeRetry(mergeRetry(o.Retry, aliasRetry), t.Retry)}
 		}
 		return out
 	}
 	for name, chain := range o.Aliases {
-		s.aliases[name] = bind(chain)
+		s.aliases[name] = bind(chain, o.AliasRetry[name])
 		s.models = append(s.models, name)
 	}
 	for _, a := range o.Auto {
@@ -147,7 +147,7 @@ func buildSnapshot(o Options, old *snapshot) (*snapshot, error) {
 		}
 	}
 	for tier, p := range o.Tiers {
-		s.tiers[tier] = tierChain{chain: bind(p.Chain), onExhausted: p.OnExhausted}
+		s.tiers[tier] = tierChain{chain: bind(p.Chain, nil), onExhausted: p.OnExhausted}
 	}
 	if bindErr != nil {
 		return nil, bindErr
