@@ -268,6 +268,17 @@ type Target struct {
 	// context-length error may move to a target with a larger one. 0
 	// (default) means unknown.
 	ContextWindow int `yaml:"context_window"`
+	// FirstTokenTimeout bounds the wait for this target's first streamed
+	// token; past it the next target is asked, invisibly to the client.
+	// 0 (default) means routing.retry.first_token_timeout.
+	FirstTokenTimeout time.Duration `yaml:"first_token_timeout"`
+	// Retry overrides routing.retry (and routing.alias_retry) for this
+	// target; unset fields inherit.
+	Retry *Retry `yaml:"retry"`
+	// Breaker overrides routing.breaker for this target's breaker; unset
+	// fields inherit. A provider/model pair listed in several chains must
+	// have the same breaker settings everywhere.
+	Breaker *Breaker `yaml:"breaker"`
 }
 
 // Tier names, as used in routing.tiers, routing.default_tier, max_tier and
@@ -308,6 +319,22 @@ type Routing struct {
 	// StreamIdleTimeout ends a routed stream whose upstream sends nothing
 	// for that long; the stall counts as an upstream failure. Default 30s.
 	StreamIdleTimeout time.Duration `yaml:"stream_idle_timeout"`
+	// AliasRetry overrides routing.retry for every target of the named
+	// models entries (pinned aliases); a target's own retry wins over it.
+	AliasRetry map[string]Retry `yaml:"alias_retry"`
+	// Idempotency configures the Idempotency-Key header.
+	Idempotency Idempotency `yaml:"idempotency"`
+}
+
+// Idempotency configures how a client's Idempotency-Key is honoured: a
+// repeat of a keyed request (same tenant, same key) within Window gets the
+// first answer, or joins it while it is in flight, without a second
+// upstream call. Per process: replicas do not share keys.
+type Idempotency struct {
+	// Window is how long a completed answer is replayed. Default 10m.
+	Window time.Duration `yaml:"window"`
+	// MaxEntries bounds the keys remembered. Default 4096.
+	MaxEntries int `yaml:"max_entries"`
 }
 
 // TierPolicy is one tier's chain.
@@ -357,9 +384,14 @@ type Breaker struct {
 	MinRequests int `yaml:"min_requests"`
 	// Window is the closed-state counting window. Default 30s.
 	Window time.Duration `yaml:"window"`
-	// OpenDuration is how long an open breaker rejects before half-open.
-	// Default 30s.
+	// OpenDuration is the first open period: how long a freshly opened
+	// breaker rejects before half-open. Default 1s.
 	OpenDuration time.Duration `yaml:"open_duration"`
+	// OpenBackoff multiplies the open period on each re-open (a failed
+	// probe, or a trip within window of closing). Default 2; >= 1.
+	OpenBackoff float64 `yaml:"open_backoff"`
+	// MaxOpenDuration caps the open period. Default 60s.
+	MaxOpenDuration time.Duration `yaml:"max_open_duration"`
 	// HalfOpenProbes is how many probe requests a half-open breaker lets
 	// through; all must succeed to close. Default 1.
 	HalfOpenProbes int `yaml:"half_open_probes"`
@@ -367,8 +399,19 @@ type Breaker struct {
 
 // Retry configures retries on one target before moving on.
 type Retry struct {
-	// MaxAttemptsPerTarget counts the first try too. Default 2.
+	// MaxAttemptsPerTarget bounds the attempts on one target after 5xx
+	// answers, the first try included. Default 2.
 	MaxAttemptsPerTarget int `yaml:"max_attempts_per_target"`
+	// ConnectAttempts bounds the attempts on one target when the request
+	// could not be sent (connection refused). Default 2.
+	ConnectAttempts int `yaml:"connect_attempts"`
+	// MaxRetryAfterWait is the longest Retry-After (429/503/529) waited out
+	// on the same target, once, when the request's budget allows; longer
+	// ones fail over at once. Default 3s; negative never waits.
+	MaxRetryAfterWait time.Duration `yaml:"max_retry_after_wait"`
+	// FirstTokenTimeout bounds the wait for a stream's first token before
+	// failing over (not retried on the same target). Default 15s.
+	FirstTokenTimeout time.Duration `yaml:"first_token_timeout"`
 	// BackoffInitial is the first backoff (jittered, doubling). Default 100ms.
 	BackoffInitial time.Duration `yaml:"backoff_initial"`
 	// BackoffMax caps the backoff. Default 2s.

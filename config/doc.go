@@ -80,6 +80,9 @@
 //	      timeout: 0s              # one attempt; 0 = provider timeouts only
 //	      prefill: false           # accepts an assistant prefill (mid-stream continuation)
 //	      context_window: 0        # tokens; 0 = unknown
+//	      first_token_timeout: 0s  # 0 = routing.retry.first_token_timeout
+//	      retry: {}                # overrides routing.retry for this target (same fields)
+//	      breaker: {}              # overrides routing.breaker for this target (same fields)
 //	routing:
 //	  auto_aliases: [auto]         # names routed by the classifier; [] disables
 //	  default_tier: medium         # when the classifier cannot decide
@@ -98,7 +101,9 @@
 //	    failure_ratio: 0.5         # (0,1]
 //	    min_requests: 20           # before failure_ratio applies
 //	    window: 30s
-//	    open_duration: 30s
+//	    open_duration: 1s          # first open period
+//	    open_backoff: 2            # x per re-open (>= 1)
+//	    max_open_duration: 60s     # cap of the open period
 //	    half_open_probes: 1
 //	  retry:
 //	    max_attempts_per_target: 2 # includes the first try
@@ -106,8 +111,15 @@
 //	    backoff_max: 2s            # >= backoff_initial
 //	    retry_after_cap: 60s       # longest a 429 Retry-After sets a target aside
 //	    default_set_aside: 1s      # set-aside of a 429 without Retry-After
+//	    connect_attempts: 2        # on a target the request could not be sent to
+//	    max_retry_after_wait: 3s   # Retry-After waited out once on the same target; negative = never
+//	    first_token_timeout: 15s   # a stream's first token; then fail over (no retry on that target)
 //	  request_timeout: <server.request_timeout>  # all attempts together
 //	  stream_idle_timeout: 30s     # a routed stream silent this long is a failure
+//	  alias_retry: {}              # models alias -> retry overrides for its targets
+//	  idempotency:
+//	    window: 10m                # a repeated Idempotency-Key gets the first answer
+//	    max_entries: 4096          # keys remembered
 //	cache:
 //	  exact:
 //	    enabled: false

@@ -175,7 +175,9 @@ func applyDefaults(c *Config) {
 	setFloat(&b.FailureRatio, 0.5)
 	setInt(&b.MinRequests, 20)
 	setDur(&b.Window, 30*time.Second)
-	setDur(&b.OpenDuration, 30*time.Second)
+	setDur(&b.OpenDuration, time.Second)
+	setFloat(&b.OpenBackoff, 2)
+	setDur(&b.MaxOpenDuration, 60*time.Second)
 	setInt(&b.HalfOpenProbes, 1)
 	rt := &r.Retry
 	setInt(&rt.MaxAttemptsPerTarget, 2)
@@ -183,6 +185,11 @@ func applyDefaults(c *Config) {
 	setDur(&rt.BackoffMax, 2*time.Second)
 	setDur(&rt.RetryAfterCap, 60*time.Second)
 	setDur(&rt.DefaultSetAside, time.Second)
+	setInt(&rt.ConnectAttempts, 2)
+	setDur(&rt.MaxRetryAfterWait, 3*time.Second)
+	setDur(&rt.FirstTokenTimeout, 15*time.Second)
+	setDur(&r.Idempotency.Window, 10*time.Minute)
+	setInt(&r.Idempotency.MaxEntries, 4096)
 	setDur(&r.StreamIdleTimeout, 30*time.Second)
 	setDur(&r.RequestTimeout, s.RequestTimeout)
 

@@ -20,6 +20,7 @@ var (
 	hdrAPIKey          = []byte("api-key")
 	hdrXAPIKey         = []byte("x-api-key")
 	hdrRequestID       = []byte("x-request-id")
+	hdrIdempotencyKey  = []byte("Idempotency-Key")
 	hdrTier            = []byte("x-llmrouter-tier")
 	hdrCacheControlReq = []byte("Cache-Control")
 	hdrRetryAfter      = []byte("Retry-After")
@@ -329,6 +330,9 @@ func firstNonEmpty(a, b string) string {
 	return b
 }
 
+// maxIdempotencyKey bounds the Idempotency-Key header (Stripe's limit).
+const maxIdempotencyKey = 255
+
 // prepare fills the routing fields of a decoded request from the caller and
 // the request headers: tenant, request id, meta, tier override (only for
 // keys that may override, capped at their MaxTier) and cache control.
@@ -350,6 +354,12 @@ func (s *Server) prepare(ctx *fasthttp.RequestCtx, x *exchange, p *principal, r 
 	}
 	if v := ctx.Request.Header.PeekBytes(hdrCacheControlReq); len(v) > 0 {
 		r.CacheControl = parseCacheControl(v)
+	}
+	if v := ctx.Request.Header.PeekBytes(hdrIdempotencyKey); len(v) > 0 {
+		if len(v) > maxIdempotencyKey {
+			return invalid("Idempotency-Key", "Idempotency-Key must be at most 255 bytes")
+		}
+		r.IdempotencyKey = string(v)
 	}
 	x.model = r.Model
 	x.stream = r.Stream
