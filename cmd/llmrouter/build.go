@@ -251,12 +251,29 @@ func routerOptions(cfg *config.Config, providers map[string]llm.Completer, log *
 	return o, nil
 }
 
-// classifierOptions translates routing.classifier.
-func classifierOptions(cfg *config.Config, log *slog.Logger) classifier.Options {
+// classifierOptions translates routing.classifier, loading the model it
+// names.
+func classifierOptions(cfg *config.Config, log *slog.Logger) (classifier.Options, error) {
 	c := cfg.Routing.Classifier
 	o := classifier.Options{
 		SmallMaxTokens: c.SmallMaxTokens, MediumMaxTokens: c.MediumMaxTokens,
 		Weights: c.Weights, Tokenizer: c.Tokenizer, Logger: log,
+		Target: classifier.Target{KeepQuality: c.Target.KeepQuality, StrongShare: c.Target.StrongShare, LargeShare: c.Target.LargeShare},
+	}
+	switch c.Model {
+	case "", "learned":
+		m, err := classifier.DefaultModel()
+		if err != nil {
+			return o, err
+		}
+		o.Model = m
+	case "hand":
+	default:
+		m, err := classifier.LoadModel(c.Model)
+		if err != nil {
+			return o, err
+		}
+		o.Model = m
 	}
 	if len(c.Thresholds) == 2 {
 		o.TierThresholds = [2]float64{c.Thresholds[0], c.Thresholds[1]}
@@ -264,11 +281,19 @@ func classifierOptions(cfg *config.Config, log *slog.Logger) classifier.Options 
 	if t, ok := llm.ParseTier(cfg.Routing.DefaultTier); ok {
 		o.DefaultTier = t
 	}
-	return o
+	return o, nil
+}
+
+func newClassifier(cfg *config.Config, log *slog.Logger) (*classifier.Classifier, error) {
+	o, err := classifierOptions(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return classifier.New(o)
 }
 
 func (a *app) setClassifier(cfg *config.Config) error {
-	c, err := classifier.New(classifierOptions(cfg, a.log))
+	c, err := newClassifier(cfg, a.log)
 	if err != nil {
 		return fmt.Errorf("routing.classifier: %w", err)
 	}
@@ -531,7 +556,7 @@ func (a *app) reload(cfg *config.Config) error {
 		a.providers = old
 		return err
 	}
-	c, err := classifier.New(classifierOptions(cfg, a.log))
+	c, err := newClassifier(cfg, a.log)
 	if err != nil {
 		a.providers = old
 		return fmt.Errorf("routing.classifier: %w", err)
