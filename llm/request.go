@@ -54,6 +54,9 @@ type Request struct {
 	Tenant string `json:"-"`
 	// RequestID is the x-request-id of the client request.
 	RequestID string `json:"-"`
+	// SessionID is the client's x-session-id header: the conversation the
+	// request belongs to, for tier stickiness. "" when absent.
+	SessionID string `json:"-"`
 	// Meta collects the decisions that layers make about this request (tier,
 	// target, cache outcome) for response headers, logs and metrics. Shallow
 	// copies of a Request share it. May be nil.

@@ -43,6 +43,8 @@ type app struct {
 
 	classifier atomic.Pointer[classifier.Classifier]
 	policy     atomic.Pointer[classifier.Policy]
+	sessions   *classifier.Sessions // conversation tiers; kept across reloads unless routing.classifier.session changes
+	sessCfg    config.Session
 
 	router   *router.Router
 	cache    *cache.Cache
@@ -304,7 +306,25 @@ func (a *app) setClassifier(cfg *config.Config) error {
 // storePolicy publishes the per-tenant routing policy read by the
 // classifier decorator; tenant rights come from the proxy's auth snapshot.
 func (a *app) storePolicy(cfg *config.Config) {
+	sc := cfg.Routing.Classifier.Session
+	switch {
+	case sc.Disabled:
+		a.sessions = nil
+	case a.sessions == nil || sc != a.sessCfg:
+		s, err := classifier.NewSessions(classifier.SessionOptions{
+			Margin: sc.Margin, TTL: sc.TTL, MaxSessions: sc.MaxSessions, Prices: tierPrices(cfg),
+		})
+		if err != nil {
+			// Validation rejects negative values; nothing else fails.
+			a.log.Error("conversation stickiness off", slog.String("error", err.Error()))
+		}
+		a.sessions = s
+	default:
+		a.sessions.SetPrices(tierPrices(cfg))
+	}
+	a.sessCfg = sc
 	p := classifier.Policy{
+		Sessions:    a.sessions,
 		AutoAliases: append([]string{}, cfg.Routing.AutoAliases...),
 		AllowOverride: func(tenant string) bool {
 			ok, _ := a.proxy.TenantPolicy(tenant)
@@ -316,6 +336,27 @@ func (a *app) storePolicy(cfg *config.Config) {
 		},
 	}
 	a.policy.Store(&p)
+}
+
+// tierPrices returns the input and cached-input prices of the first model
+// of each tier's chain, from the config's price list (cached = input when
+// the price has no cached_input).
+func tierPrices(cfg *config.Config) func(llm.Tier) (float64, float64) {
+	type pair struct{ in, cached float64 }
+	m := map[llm.Tier]pair{}
+	for name, tp := range cfg.Routing.Tiers {
+		t, ok := llm.ParseTier(name)
+		if !ok || len(tp.Chain) == 0 {
+			continue
+		}
+		p := cfg.Prices[tp.Chain[0].Model]
+		c := p.Input
+		if p.CachedInput != nil {
+			c = *p.CachedInput
+		}
+		m[t] = pair{p.Input, c}
+	}
+	return func(t llm.Tier) (float64, float64) { return m[t].in, m[t].cached }
 }
 
 func priceTable(cfg *config.Config) (*usage.PriceTable, error) {

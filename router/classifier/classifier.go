@@ -26,7 +26,8 @@ import (
 // Decision is the outcome of classifying one request.
 type Decision struct {
 	Tier    llm.Tier
-	Score   float64
+	Score   float64  // the up score (learned) or the hand score
+	Large   float64  // the large head's score (learned); equal to Score with the hand weights
 	Tokens  int      // prompt tokens (exact or estimated, per Options.Tokenizer)
 	Reasons []string // up to three largest contributions, e.g. "math+0.90"
 }
@@ -38,8 +39,8 @@ type Classifier struct {
 	weights [numSignals]float64
 	kw      *keywords
 	vocab   *vocabSet
-	model   *Model     // nil: the hand weights
-	terms   *termTable // the model's terms; nil with the hand weights
+	model   *Model             // nil: the hand weights
+	terms   *termTable         // the model's terms; nil with the hand weights
 	bpe     *tiktoken.Tiktoken // nil unless Tokenizer is TokenizerCL100K
 	log     *slog.Logger
 	scans   sync.Pool // *scanner; a scanner is 100-odd bytes of counters
@@ -140,7 +141,7 @@ func (c *Classifier) Classify(req *llm.Request) Decision {
 		score += contrib[i]
 	}
 	score = math.Round(score*1000) / 1000
-	return Decision{Tier: c.tierOf(score), Score: score, Tokens: tokens, Reasons: topReasons(&contrib)}
+	return Decision{Tier: c.tierOf(score), Score: score, Large: score, Tokens: tokens, Reasons: topReasons(&contrib)}
 }
 
 // Model returns the learned model, or nil when the hand weights score.
@@ -402,7 +403,7 @@ func (c *Classifier) learnedDecision(s *scanner, f *[numSignals]float64, sh shap
 		}
 		return m.terms.names[s.ts.top[i-numDense]]
 	}
-	return Decision{Tier: tier, Score: math.Round(up*1000) / 1000, Tokens: tokens, Reasons: topContrib(contrib[:], name)}
+	return Decision{Tier: tier, Score: math.Round(up*1000) / 1000, Large: math.Round(large*1000) / 1000, Tokens: tokens, Reasons: topContrib(contrib[:], name)}
 }
 
 // topContrib formats the three largest contributions by magnitude, largest

@@ -16,7 +16,7 @@ import (
 // expectation: linear across a tie).
 type Curve struct {
 	N            int
-	Weak, Strong float64     // mean quality of all-weak and all-strong
+	Weak, Strong float64      // mean quality of all-weak and all-strong
 	Kept         [101]float64 // quality kept at strong share 0%, 1%, ..., 100%
 	PGR          [101]float64 // performance gap recovered at the same shares
 	APGR         float64      // mean PGR over shares in [0, 1]; 0.5 for a random ranking

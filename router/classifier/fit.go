@@ -208,8 +208,6 @@ type hyper struct {
 	epochs        int
 }
 
-
-
 // handPrior is the dense prior: the hand weights for the signals, 0 for the
 // extra features. Signals that do not vary in the training data keep their
 // hand weight; the data moves the others.
