@@ -121,8 +121,8 @@ func synthetic(n int, seed uint64) []Labelled {
 			weak = 1 - weak
 		}
 		out = append(out, Labelled{
-			Req:   &llm.Request{Messages: []llm.Message{{Role: "user", Content: llm.TextContent(strings.Join(words, " "))}}},
-			Weak:  weak, Strong: strong, Group: fmt.Sprintf("g%d", g),
+			Req:  &llm.Request{Messages: []llm.Message{{Role: "user", Content: llm.TextContent(strings.Join(words, " "))}}},
+			Weak: weak, Strong: strong, Group: fmt.Sprintf("g%d", g),
 		})
 	}
 	return out
