@@ -57,6 +57,9 @@ type Request struct {
 	// SessionID is the client's x-session-id header: the conversation the
 	// request belongs to, for tier stickiness. "" when absent.
 	SessionID string `json:"-"`
+	// IdempotencyKey is the client's Idempotency-Key header, "" when none:
+	// a repeat within the window gets the first answer (router.Idempotent).
+	IdempotencyKey string `json:"-"`
 	// Meta collects the decisions that layers make about this request (tier,
 	// target, cache outcome) for response headers, logs and metrics. Shallow
 	// copies of a Request share it. May be nil.

@@ -74,12 +74,21 @@ type Options struct {
 	Tokenizer string
 	// Logger receives classification failures. Nil discards.
 	Logger *slog.Logger
+	// WindowBytes bounds how much of each piece of text (a message, a tool
+	// schema) the classifier reads: a longer text is read as its first and
+	// last WindowBytes/2 bytes, and the bytes in between count toward the
+	// size signal as one token per four bytes. So classifying costs
+	// O(window), never O(prompt). Default DefaultWindowBytes.
+	WindowBytes int
 }
 
+// DefaultWindowBytes is Options.WindowBytes when it is zero.
+const DefaultWindowBytes = 64 << 10
+
 // DefaultOptions returns the shipped configuration: the learned model
-// fitted on the shared MMLU routing data (DefaultModel), thresholds from
-// DefaultTarget. It panics if the embedded model does not parse, which a
-// test rules out.
+// fitted on the shared MMLU routing data (DefaultModel) with its recorded
+// thresholds. It panics if the embedded model does not parse, which a test
+// rules out.
 func DefaultOptions() Options {
 	o := HandOptions()
 	m, err := DefaultModel()
@@ -189,6 +198,9 @@ func (o Options) resolve() (Options, [numSignals]float64, error) {
 		if !(o.TierThresholds[0] < o.TierThresholds[1]) || math.IsNaN(o.TierThresholds[0]) || math.IsNaN(o.TierThresholds[1]) {
 			return o, w, fmt.Errorf("classifier: tier thresholds must be increasing, got %v", o.TierThresholds)
 		}
+	}
+	if o.WindowBytes <= 0 {
+		o.WindowBytes = DefaultWindowBytes
 	}
 	if o.DefaultTier == llm.TierUnset {
 		o.DefaultTier = d.DefaultTier
