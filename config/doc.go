@@ -95,8 +95,15 @@
 //	    small_max_tokens: 500
 //	    medium_max_tokens: 2000    # > small_max_tokens
 //	    tokenizer: estimate        # estimate (calibrated, fast) | cl100k_base (exact BPE, slow)
-//	    thresholds: [a, b]         # score cut points, increasing; omitted = calibrated defaults
-//	    weights: {}                # signal name -> weight; unlisted keep defaults
+//	    model: learned             # learned (embedded, fitted on MMLU) | hand (15 hand weights) | path/to/weights.json
+//	    thresholds: [a, b]         # cut points; omitted = from target (learned) or calibrated defaults (hand)
+//	    target: {keep_quality: 0.95, large_share: 0.05}  # or {strong_share: 0.4}; learned model only
+//	    weights: {}                # hand model: signal name -> weight; unlisted keep defaults
+//	    session:                   # conversations keep their tier; never down; up only by a margin
+//	      disabled: false
+//	      margin: 0.5              # score units above the next tier's cut; grows with the lost cache discount
+//	      ttl: 30m
+//	      max_sessions: 100000     # LRU bound
 //	  breaker:
 //	    consecutive_failures: 5
 //	    failure_ratio: 0.5         # (0,1]

@@ -58,6 +58,9 @@ type Request struct {
 	Tenant string `json:"-"`
 	// RequestID is the x-request-id of the client request.
 	RequestID string `json:"-"`
+	// SessionID is the client's x-session-id header: the conversation the
+	// request belongs to, for tier stickiness. "" when absent.
+	SessionID string `json:"-"`
 	// IdempotencyKey is the client's Idempotency-Key header, "" when none:
 	// a repeat within the window gets the first answer (router.Idempotent).
 	IdempotencyKey string `json:"-"`

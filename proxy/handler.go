@@ -31,6 +31,8 @@ var (
 	hdrOutScore        = []byte("x-llmrouter-score")
 	hdrOutCache        = []byte("x-llmrouter-cache")
 	hdrOutSimilarity   = []byte("x-llmrouter-similarity")
+	hdrOutSession      = []byte("x-llmrouter-session")
+	hdrSessionID       = []byte("x-session-id")
 	hdrCacheControl    = []byte("Cache-Control")
 	hdrConnection      = []byte("Connection")
 	hdrAccelBuffering  = []byte("X-Accel-Buffering")
@@ -312,6 +314,12 @@ func (s *Server) finish(x *exchange) {
 		slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000),
 		slog.Int("attempts", mv.Attempts),
 	)
+	if mv.Tier != llm.TierUnset {
+		attrs = append(attrs, slog.Float64("score", mv.Score), slog.Any("reasons", mv.Reasons))
+		if mv.Session != "" {
+			attrs = append(attrs, slog.String("session", mv.Session))
+		}
+	}
 	if x.usage != nil {
 		attrs = append(attrs, slog.Int("prompt_tokens", x.usage.PromptTokens),
 			slog.Int("completion_tokens", x.usage.CompletionTokens))
@@ -360,6 +368,9 @@ func (s *Server) prepare(ctx *fasthttp.RequestCtx, x *exchange, p *principal, r 
 	if v := ctx.Request.Header.PeekBytes(hdrCacheControlReq); len(v) > 0 {
 		r.CacheControl = parseCacheControl(v)
 	}
+	if v := ctx.Request.Header.PeekBytes(hdrSessionID); len(v) > 0 {
+		r.SessionID = string(v) // copied: the header buffer is reused
+	}
 	if v := ctx.Request.Header.PeekBytes(hdrIdempotencyKey); len(v) > 0 {
 		if len(v) > maxIdempotencyKey {
 			return invalid("Idempotency-Key", "Idempotency-Key must be at most 255 bytes")
@@ -398,6 +409,9 @@ func setMetaHeaders(h *fasthttp.ResponseHeader, mv *llm.MetaValues) {
 	if t := mv.Tier.String(); t != "" {
 		h.SetBytesK(hdrOutTier, t)
 		h.SetBytesKV(hdrOutScore, strconv.AppendFloat(make([]byte, 0, 8), mv.Score, 'f', 3, 64))
+	}
+	if mv.Session != "" {
+		h.SetBytesK(hdrOutSession, mv.Session)
 	}
 	if mv.Model != "" {
 		h.SetBytesK(hdrOutModel, mv.Model)

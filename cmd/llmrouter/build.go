@@ -44,6 +44,8 @@ type app struct {
 
 	classifier atomic.Pointer[classifier.Classifier]
 	policy     atomic.Pointer[classifier.Policy]
+	sessions   *classifier.Sessions // conversation tiers; kept across reloads unless routing.classifier.session changes
+	sessCfg    config.Session
 
 	router *router.Router
 	// embedBatch micro-batches client embeddings in front of the router.
@@ -332,13 +334,30 @@ func breakerOptions(b config.Breaker) router.BreakerOptions {
 	}
 }
 
-// classifierOptions translates routing.classifier.
-func classifierOptions(cfg *config.Config, log *slog.Logger) classifier.Options {
+// classifierOptions translates routing.classifier, loading the model it
+// names.
+func classifierOptions(cfg *config.Config, log *slog.Logger) (classifier.Options, error) {
 	c := cfg.Routing.Classifier
 	o := classifier.Options{
 		SmallMaxTokens: c.SmallMaxTokens, MediumMaxTokens: c.MediumMaxTokens,
 		Weights: c.Weights, Tokenizer: c.Tokenizer, Logger: log,
+		Target:      classifier.Target{KeepQuality: c.Target.KeepQuality, StrongShare: c.Target.StrongShare, LargeShare: c.Target.LargeShare},
 		WindowBytes: cfg.Server.Limits.ClassifierWindowBytes,
+	}
+	switch c.Model {
+	case "", "learned":
+		m, err := classifier.DefaultModel()
+		if err != nil {
+			return o, err
+		}
+		o.Model = m
+	case "hand":
+	default:
+		m, err := classifier.LoadModel(c.Model)
+		if err != nil {
+			return o, err
+		}
+		o.Model = m
 	}
 	if len(c.Thresholds) == 2 {
 		o.TierThresholds = [2]float64{c.Thresholds[0], c.Thresholds[1]}
@@ -346,11 +365,19 @@ func classifierOptions(cfg *config.Config, log *slog.Logger) classifier.Options 
 	if t, ok := llm.ParseTier(cfg.Routing.DefaultTier); ok {
 		o.DefaultTier = t
 	}
-	return o
+	return o, nil
+}
+
+func newClassifier(cfg *config.Config, log *slog.Logger) (*classifier.Classifier, error) {
+	o, err := classifierOptions(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return classifier.New(o)
 }
 
 func (a *app) setClassifier(cfg *config.Config) error {
-	c, err := classifier.New(classifierOptions(cfg, a.log))
+	c, err := newClassifier(cfg, a.log)
 	if err != nil {
 		return fmt.Errorf("routing.classifier: %w", err)
 	}
@@ -361,7 +388,25 @@ func (a *app) setClassifier(cfg *config.Config) error {
 // storePolicy publishes the per-tenant routing policy read by the
 // classifier decorator; tenant rights come from the proxy's auth snapshot.
 func (a *app) storePolicy(cfg *config.Config) {
+	sc := cfg.Routing.Classifier.Session
+	switch {
+	case sc.Disabled:
+		a.sessions = nil
+	case a.sessions == nil || sc != a.sessCfg:
+		s, err := classifier.NewSessions(classifier.SessionOptions{
+			Margin: sc.Margin, TTL: sc.TTL, MaxSessions: sc.MaxSessions, Prices: tierPrices(cfg),
+		})
+		if err != nil {
+			// Validation rejects negative values; nothing else fails.
+			a.log.Error("conversation stickiness off", slog.String("error", err.Error()))
+		}
+		a.sessions = s
+	default:
+		a.sessions.SetPrices(tierPrices(cfg))
+	}
+	a.sessCfg = sc
 	p := classifier.Policy{
+		Sessions:    a.sessions,
 		AutoAliases: append([]string{}, cfg.Routing.AutoAliases...),
 		AllowOverride: func(tenant string) bool {
 			ok, _ := a.proxy.TenantPolicy(tenant)
@@ -373,6 +418,27 @@ func (a *app) storePolicy(cfg *config.Config) {
 		},
 	}
 	a.policy.Store(&p)
+}
+
+// tierPrices returns the input and cached-input prices of the first model
+// of each tier's chain, from the config's price list (cached = input when
+// the price has no cached_input).
+func tierPrices(cfg *config.Config) func(llm.Tier) (float64, float64) {
+	type pair struct{ in, cached float64 }
+	m := map[llm.Tier]pair{}
+	for name, tp := range cfg.Routing.Tiers {
+		t, ok := llm.ParseTier(name)
+		if !ok || len(tp.Chain) == 0 {
+			continue
+		}
+		p := cfg.Prices[tp.Chain[0].Model]
+		c := p.Input
+		if p.CachedInput != nil {
+			c = *p.CachedInput
+		}
+		m[t] = pair{p.Input, c}
+	}
+	return func(t llm.Tier) (float64, float64) { return m[t].in, m[t].cached }
 }
 
 func priceTable(cfg *config.Config) (*usage.PriceTable, error) {
@@ -623,7 +689,7 @@ func (a *app) reload(cfg *config.Config) error {
 		a.providers = old
 		return err
 	}
-	c, err := classifier.New(classifierOptions(cfg, a.log))
+	c, err := newClassifier(cfg, a.log)
 	if err != nil {
 		a.providers = old
 		return fmt.Errorf("routing.classifier: %w", err)
