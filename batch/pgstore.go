@@ -145,3 +145,36 @@ func (p *PGStore) Lease(ctx context.Context, jobID, owner string, ttl time.Durat
 	}
 	return tag.RowsAffected() == 1, nil
 }
+
+// PutSubmission implements Store.
+func (p *PGStore) PutSubmission(ctx context.Context, jobID string, s *Submission) error {
+	obj, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	_, err = p.pool.Exec(ctx, `INSERT INTO batch_upstream (job_id, upstream_id, object) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+		jobID, s.UpstreamID, obj)
+	return err
+}
+
+// Submissions implements Store.
+func (p *PGStore) Submissions(ctx context.Context, jobID string) ([]Submission, error) {
+	rows, err := p.pool.Query(ctx, `SELECT object FROM batch_upstream WHERE job_id = $1 ORDER BY created_at, upstream_id`, jobID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Submission
+	for rows.Next() {
+		var obj []byte
+		if err := rows.Scan(&obj); err != nil {
+			return nil, err
+		}
+		var s Submission
+		if err := json.Unmarshal(obj, &s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}

@@ -45,6 +45,9 @@ type Options struct {
 	// of lines requests estimated at tokens input tokens; an error refuses
 	// the job with that error (budgets are the governance layer's).
 	Admit func(ctx context.Context, tenant string, lines, tokens int) error
+	// Upstream, when set, sends lines to the providers' batch APIs after a
+	// cache lookup (see Upstream); nil sends every line through Completer.
+	Upstream *Upstream
 	// Logger receives job events; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock (tests); nil means time.Now.
@@ -90,6 +93,14 @@ func New(o Options) (*Service, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if u := o.Upstream; u != nil {
+		if u.Classify == nil || u.Resolve == nil || u.Batcher == nil {
+			return nil, errors.New("batch: Upstream needs Classify, Resolve and Batcher")
+		}
+		c := *u
+		c.setDefaults()
+		o.Upstream = &c
 	}
 	log := o.Logger
 	if log == nil {
@@ -436,9 +447,14 @@ func (s *Service) run(ctx context.Context, j *Job) error {
 	}
 	expired := j.ExpiresAt != nil && s.now() >= *j.ExpiresAt
 	if j.Status == StatusInProgress && !expired {
-		if err := s.runLines(ctx, j, lines, done); err != nil && ctx.Err() == nil {
+		run := s.runLines
+		if s.o.Upstream != nil {
+			run = s.runUpstream
+		}
+		if err := run(ctx, j, lines, done); err != nil && ctx.Err() == nil {
 			return err
 		}
+		expired = j.ExpiresAt != nil && s.now() >= *j.ExpiresAt
 	}
 	if ctx.Err() != nil {
 		// Cancel() or Close() interrupted the run: finish only a cancel.
@@ -463,46 +479,16 @@ func (s *Service) run(ctx context.Context, j *Job) error {
 // Store returns the Service's store.
 func (s *Service) Store() Store { return s.o.Store }
 
-// runLines answers every line without a stored result, Concurrency at a
-// time, storing each result as soon as it exists.
+// runLines answers every line without a stored result through Completer,
+// Concurrency at a time, storing each result as soon as it exists.
 func (s *Service) runLines(ctx context.Context, j *Job, lines []inputLine, done map[int][]byte) error {
-	sem := make(chan struct{}, s.o.Concurrency)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var firstErr error
-	for i, l := range lines {
-		if _, ok := done[i]; ok {
-			continue
+	var idxs []int
+	for i := range lines {
+		if _, ok := done[i]; !ok {
+			idxs = append(idxs, i)
 		}
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Add(1)
-		go func(i int, l inputLine) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			res, ok := s.answer(ctx, j, l)
-			if !ok {
-				return // interrupted: not recorded, run again later
-			}
-			if err := s.o.Store.PutLine(ctx, j.ID, i, res); err != nil {
-				mu.Lock()
-				if firstErr == nil {
-					firstErr = err
-				}
-				mu.Unlock()
-			}
-		}(i, l)
 	}
-	wg.Wait()
-	if firstErr != nil {
-		return firstErr
-	}
-	return ctx.Err()
+	return s.runLive(ctx, j, lines, idxs)
 }
 
 // answer runs one line through the Completer and encodes its output line.

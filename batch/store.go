@@ -31,6 +31,12 @@ type Store interface {
 	// own lease; it reports false when another owner holds an unexpired
 	// one. ttl 0 releases owner's lease.
 	Lease(ctx context.Context, jobID, owner string, ttl time.Duration) (bool, error)
+	// PutSubmission records that job's lines s.Lines were accepted by a
+	// provider's batch API as batch s.UpstreamID; storing one twice keeps
+	// the first.
+	PutSubmission(ctx context.Context, jobID string, s *Submission) error
+	// Submissions returns job's recorded submissions, oldest first.
+	Submissions(ctx context.Context, jobID string) ([]Submission, error)
 }
 
 // MemStore is a Store in process memory: jobs do not survive a restart.
@@ -40,6 +46,7 @@ type MemStore struct {
 	jobs  map[string]Job
 	lines map[string]map[int][]byte
 	lease map[string]memLease
+	subs  map[string][]Submission
 }
 
 type memLease struct {
@@ -56,7 +63,7 @@ var _ Store = (*MemStore)(nil)
 
 // NewMemStore returns an empty MemStore.
 func NewMemStore() *MemStore {
-	return &MemStore{files: map[string]memFile{}, jobs: map[string]Job{}, lines: map[string]map[int][]byte{}, lease: map[string]memLease{}}
+	return &MemStore{files: map[string]memFile{}, jobs: map[string]Job{}, lines: map[string]map[int][]byte{}, lease: map[string]memLease{}, subs: map[string][]Submission{}}
 }
 
 // PutFile implements Store.
@@ -175,4 +182,42 @@ func (m *MemStore) Lease(_ context.Context, jobID, owner string, ttl time.Durati
 	}
 	m.lease[jobID] = memLease{owner: owner, until: now.Add(ttl)}
 	return true, nil
+}
+
+// Submission is a group of a job's lines submitted to one provider's batch
+// API: the provider's batch id, the target, and the line indexes (item i of
+// the provider batch has custom_id "line-<Lines[i]>").
+type Submission struct {
+	UpstreamID string `json:"upstream_id"`
+	Provider   string `json:"provider"`
+	Model      string `json:"model"`
+	Lines      []int  `json:"lines"`
+	CreatedAt  int64  `json:"created_at"`
+}
+
+// PutSubmission implements Store.
+func (m *MemStore) PutSubmission(_ context.Context, jobID string, s *Submission) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := *s
+	c.Lines = append([]int(nil), s.Lines...)
+	for _, old := range m.subs[jobID] {
+		if old.UpstreamID == s.UpstreamID {
+			return nil
+		}
+	}
+	m.subs[jobID] = append(m.subs[jobID], c)
+	return nil
+}
+
+// Submissions implements Store.
+func (m *MemStore) Submissions(_ context.Context, jobID string) ([]Submission, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]Submission, 0, len(m.subs[jobID]))
+	for _, s := range m.subs[jobID] {
+		s.Lines = append([]int(nil), s.Lines...)
+		out = append(out, s)
+	}
+	return out, nil
 }

@@ -17,6 +17,10 @@ type Price struct {
 	Input       float64 // prompt tokens not read from a provider cache
 	Output      float64 // completion tokens (reasoning tokens included)
 	CachedInput float64 // prompt tokens read from the provider's prompt cache
+	// BatchDiscount is the fraction taken off an answer made through the
+	// provider's batch API (OpenAI Batch API, Anthropic Message Batches:
+	// 0.5), in [0, 1]; 0 means no discount.
+	BatchDiscount float64
 }
 
 // PriceTable maps upstream model names to prices. It is immutable after
@@ -37,6 +41,9 @@ func NewPriceTable(prices map[string]Price) (*PriceTable, error) {
 				errs = append(errs, fmt.Errorf("usage: price of %q must be finite and non-negative", model))
 				break
 			}
+		}
+		if !(p.BatchDiscount >= 0 && p.BatchDiscount <= 1) {
+			errs = append(errs, fmt.Errorf("usage: batch discount of %q must be in [0, 1]", model))
 		}
 		t.m[model] = p
 	}
@@ -75,6 +82,13 @@ func (t *PriceTable) Cost(model string, u *llm.Usage) float64 {
 	cached := min(max(u.CachedPromptTokens(), 0), max(u.PromptTokens, 0))
 	uncached := max(u.PromptTokens, 0) - cached
 	return (float64(uncached)*p.Input + float64(cached)*p.CachedInput + float64(max(u.CompletionTokens, 0))*p.Output) / 1e6
+}
+
+// BatchCost is Cost for an answer made through the provider's batch API:
+// Cost less the model's BatchDiscount.
+func (t *PriceTable) BatchCost(model string, u *llm.Usage) float64 {
+	p, _ := t.Lookup(model)
+	return t.Cost(model, u) * (1 - p.BatchDiscount)
 }
 
 // stripDate removes a trailing "-YYYY-MM-DD" or "-YYYYMMDD".

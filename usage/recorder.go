@@ -148,6 +148,16 @@ func (r *Recorder) apply(rec Record) {
 	r.m.observe(&rec)
 }
 
+// Record records the usage of an answer to req that did not pass through
+// Complete (a batch job line answered from the cache, or through a
+// provider's batch API when batch is true: priced with the model's
+// BatchDiscount). Like Complete's recording it never blocks.
+func (r *Recorder) Record(req *llm.Request, resp *llm.Response, batch bool) {
+	if resp != nil {
+		r.record(meta{tenant: req.Tenant, meta: req.Meta, batch: batch}, resp.Model, resp.Usage)
+	}
+}
+
 // record prices one answer and queues it without blocking.
 func (r *Recorder) record(req meta, model string, u *llm.Usage) {
 	rec := Record{Time: r.now(), Tenant: req.tenant, Model: model}
@@ -155,6 +165,9 @@ func (r *Recorder) record(req meta, model string, u *llm.Usage) {
 	_, priced := prices.Lookup(model)
 	rec.Unpriced = !priced
 	cost := prices.Cost(model, u)
+	if req.batch {
+		cost = prices.BatchCost(model, u)
+	}
 	switch c := req.meta.Values().Cache; c {
 	case llm.CacheExact, llm.CacheSemantic:
 		rec.CacheHit = true
@@ -190,13 +203,14 @@ func (r *Recorder) drop() {
 type meta struct {
 	tenant string
 	meta   *llm.Meta
+	batch  bool // answered through a provider's batch API
 }
 
 // Complete forwards to next and records a successful answer's usage.
 func (r *Recorder) Complete(ctx context.Context, req *llm.Request) (*llm.Response, error) {
 	resp, err := r.next.Complete(ctx, req)
 	if err == nil && resp != nil {
-		r.record(meta{req.Tenant, req.Meta}, resp.Model, resp.Usage)
+		r.record(meta{tenant: req.Tenant, meta: req.Meta}, resp.Model, resp.Usage)
 	}
 	return resp, err
 }
@@ -208,7 +222,7 @@ func (r *Recorder) Stream(ctx context.Context, req *llm.Request) (llm.Stream, er
 	if err != nil {
 		return nil, err
 	}
-	return &stream{Stream: s, r: r, m: meta{req.Tenant, req.Meta}, model: req.Model}, nil
+	return &stream{Stream: s, r: r, m: meta{tenant: req.Tenant, meta: req.Meta}, model: req.Model}, nil
 }
 
 // Embed forwards to next's llm.Embedder and records the prompt tokens.
@@ -219,7 +233,7 @@ func (r *Recorder) Embed(ctx context.Context, req *llm.EmbeddingRequest) (*llm.E
 	}
 	resp, err := e.Embed(ctx, req)
 	if err == nil && resp != nil {
-		r.record(meta{req.Tenant, req.Meta}, resp.Model, resp.Usage)
+		r.record(meta{tenant: req.Tenant, meta: req.Meta}, resp.Model, resp.Usage)
 	}
 	return resp, err
 }
