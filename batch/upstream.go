@@ -265,9 +265,15 @@ func (s *Service) runLive(ctx context.Context, j *Job, lines []inputLine, idxs [
 	return ctx.Err()
 }
 
-// poll polls subs until each has ended and its lines are stored, ctx ends
-// or the job's window closes (the lines still pending are then reported
-// as expired by finish). A failing poll is retried at the next interval.
+// pollGrace is how long after the job's window closed provider batches are
+// still polled for the lines they answered (a provider batch created
+// during the window may end a little after it).
+const pollGrace = time.Hour
+
+// poll polls subs until each has ended and its lines are stored, ctx ends,
+// or pollGrace after the job's window closed (the lines still pending are
+// then reported as expired by finish). A failing poll is retried at the
+// next interval.
 func (s *Service) poll(ctx context.Context, j *Job, lines []inputLine, subs []Submission) error {
 	up := s.o.Upstream
 	pending := append([]Submission(nil), subs...)
@@ -316,7 +322,7 @@ func (s *Service) poll(ctx context.Context, j *Job, lines []inputLine, subs []Su
 		if len(pending) == 0 {
 			return nil
 		}
-		if j.ExpiresAt != nil && s.now() >= *j.ExpiresAt {
+		if j.ExpiresAt != nil && s.now() >= *j.ExpiresAt+int64(pollGrace/time.Second) {
 			return nil
 		}
 		select {
@@ -350,7 +356,7 @@ func missing(idxs []int, done map[int][]byte) []int {
 // collect stores the results of an ended provider batch: answers (usage
 // recorded at the batch price, saved in the cache), per-line errors, and
 // expired lines, which are sent live once when the job's window is still
-// open and reported as expired otherwise. Lines already stored (a restart
+// open for at least LineTimeout and reported as batch_expired otherwise. Lines already stored (a restart
 // polled the batch again) are skipped, so nothing is recorded twice.
 func (s *Service) collect(ctx context.Context, j *Job, lines []inputLine, sub *Submission, st *llm.BatchStatus, done map[int][]byte) error {
 	mine := make(map[int]bool, len(sub.Lines))
@@ -404,7 +410,7 @@ func (s *Service) collect(ctx context.Context, j *Job, lines []inputLine, sub *S
 	if len(expired) == 0 {
 		return nil
 	}
-	if j.ExpiresAt == nil || s.now() < *j.ExpiresAt {
+	if j.ExpiresAt == nil || s.now()+int64(s.o.LineTimeout/time.Second) < *j.ExpiresAt {
 		s.log.Info("batch: provider batch lines expired; sending them live once", "batch", j.ID,
 			"provider", sub.Provider, "upstream_batch", sub.UpstreamID, "lines", len(expired))
 		return s.runLive(ctx, j, lines, expired)
