@@ -31,7 +31,7 @@ type Upstream struct {
 	Lookup func(ctx context.Context, req *llm.Request) (*llm.Response, bool)
 	// Save stores an answer made through a provider batch in the cache.
 	// nil: not stored.
-	Save func(req *llm.Request, provider string, resp *llm.Response)
+	Save func(ctx context.Context, req *llm.Request, provider string, resp *llm.Response)
 	// Resolve returns the target a classified req would be sent to first,
 	// without calling it. Required.
 	Resolve func(req *llm.Request) (Target, error)
@@ -446,7 +446,7 @@ func (s *Service) putAnswer(ctx context.Context, j *Job, i int, customID string,
 		up.Record(req, resp, viaBatch)
 	}
 	if viaBatch && up.Save != nil {
-		up.Save(req, provider, resp)
+		up.Save(ctx, req, provider, resp)
 	}
 	return nil
 }

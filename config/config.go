@@ -213,6 +213,13 @@ type Provider struct {
 	// gave none (the Messages API requires one). Default 4096. Only valid
 	// with type anthropic.
 	DefaultMaxTokens int `yaml:"default_max_tokens"`
+	// BatchAPI says whether batch job lines routed to this provider are
+	// submitted to its own batch API (OpenAI-compatible /v1/batches,
+	// Anthropic Message Batches) at the batch price, instead of being sent
+	// one by one. Default true for openai and anthropic; set false for an
+	// OpenAI-compatible server without /v1/batches (vLLM, Ollama). Not
+	// valid with type simulator.
+	BatchAPI *bool `yaml:"batch_api"`
 
 	// APIKey is the key's value, read from APIKeyEnv by Load. Never logged.
 	APIKey string `yaml:"-"`
@@ -605,6 +612,10 @@ type Price struct {
 	// CachedInput is the price of prompt tokens read from the provider's
 	// prompt cache. Default: Input. Never nil after Load.
 	CachedInput *float64 `yaml:"cached_input"`
+	// BatchDiscount is the fraction of the price taken off answers made
+	// through the provider's batch API (batch job lines), in [0, 1].
+	// Default 0.5 (OpenAI's and Anthropic's batch price).
+	BatchDiscount *float64 `yaml:"batch_discount"`
 }
 
 // Usage configures usage accounting.

@@ -67,6 +67,7 @@
 //	    max_conn_wait: 100ms       # wait for a free connection, then local overload
 //	    anthropic_version: "2023-06-01"  # anthropic only
 //	    default_max_tokens: 4096         # anthropic only: max_tokens when the client gave none
+//	    batch_api: true            # openai/anthropic: batch job lines go to the provider's batch API
 //	    simulator:                 # simulator only
 //	      time_to_first_token: 0s
 //	      tokens_per_second: 0     # 0 = as fast as possible
@@ -163,6 +164,7 @@
 //	  connect_timeout: 2s
 //	prices:                        # upstream model -> USD per 1M tokens
 //	  gpt-4o: {input: 2.50, output: 10.00, cached_input: 1.25}  # cached_input defaults to input
+//	  # batch_discount: 0.5        # fraction off for answers through the provider's batch API
 //	usage:
 //	  queue_size: 4096             # usage records waiting; beyond: dropped and counted
 //	  max_rows: 100000             # (tenant, model, day) ledger rows; oldest day evicted

@@ -56,6 +56,9 @@ func validate(c *Config, getenv func(string) string) error {
 		if p.CachedInput != nil {
 			ck.price(path+".cached_input", *p.CachedInput)
 		}
+		if d := p.BatchDiscount; d != nil && !(*d >= 0 && *d <= 1) {
+			ck.add(path+".batch_discount", "must be between 0 and 1")
+		}
 	}
 	ck.positive("usage.queue_size", c.Usage.QueueSize)
 	ck.positive("usage.max_rows", c.Usage.MaxRows)
@@ -202,6 +205,9 @@ func (ck *checker) simulator(path string, p *Provider) {
 	}
 	if p.AnthropicVersion != "" || p.DefaultMaxTokens != 0 {
 		ck.add(path, "anthropic_version and default_max_tokens apply to type anthropic only")
+	}
+	if p.BatchAPI != nil && *p.BatchAPI {
+		ck.add(path+".batch_api", "a simulator provider has no batch API")
 	}
 	s := p.Simulator
 	if s.TimeToFirstToken < 0 {

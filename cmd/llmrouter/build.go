@@ -58,6 +58,8 @@ type app struct {
 	proxy      *proxy.Server
 	// batches runs /v1/batches jobs through the same chain as live requests.
 	batches *batch.Service
+	// batchAPIs says which providers' batch APIs batch jobs use (batch_api).
+	batchAPIs atomic.Pointer[map[string]bool]
 }
 
 // providerEntry is a provider client and the config it was built from, so a
@@ -133,7 +135,8 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 		}
 		next = a.cache
 	}
-	next = classifier.NewDecorator(next, a.classifier.Load, func() classifier.Policy { return *a.policy.Load() })
+	route := classifier.NewDecorator(next, a.classifier.Load, func() classifier.Policy { return *a.policy.Load() })
+	next = route
 
 	prices, err := priceTable(cfg)
 	if err != nil {
@@ -157,7 +160,9 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 		popts.Invalidate = a.cache.Invalidate
 	}
 	popts.Usage = a.usageReport
-	if a.batches, err = batch.New(batch.Options{Completer: a.usage, Store: a.batchStore(), Logger: log}); err != nil {
+	a.storeBatchAPIs(cfg)
+	if a.batches, err = batch.New(batch.Options{Completer: a.usage, Store: a.batchStore(), Logger: log,
+		Upstream: a.batchUpstream(route)}); err != nil {
 		return nil, fmt.Errorf("batch: %w", err)
 	}
 	a.batches.Start()
@@ -444,9 +449,12 @@ func tierPrices(cfg *config.Config) func(llm.Tier) (float64, float64) {
 func priceTable(cfg *config.Config) (*usage.PriceTable, error) {
 	m := make(map[string]usage.Price, len(cfg.Prices))
 	for model, p := range cfg.Prices {
-		up := usage.Price{Input: p.Input, Output: p.Output, CachedInput: p.Input}
+		up := usage.Price{Input: p.Input, Output: p.Output, CachedInput: p.Input, BatchDiscount: 0.5}
 		if p.CachedInput != nil {
 			up.CachedInput = *p.CachedInput
+		}
+		if p.BatchDiscount != nil {
+			up.BatchDiscount = *p.BatchDiscount
 		}
 		m[model] = up
 	}
@@ -714,6 +722,7 @@ func (a *app) reload(cfg *config.Config) error {
 	a.classifier.Store(c)
 	a.storePolicy(cfg)
 	a.usage.SetPrices(prices)
+	a.storeBatchAPIs(cfg)
 	var restart []string
 	if !reflect.DeepEqual(a.cfg.Server, cfg.Server) {
 		restart = append(restart, "server")

@@ -62,6 +62,12 @@ func (d *Decorator) Stream(ctx context.Context, req *llm.Request) (llm.Stream, e
 	return d.next.Stream(ctx, d.route(req))
 }
 
+// Route returns the request Complete would pass to next, without calling
+// it: req itself for pinned models, else a copy with Tier set (recorded in
+// req.Meta). Batch jobs use it to route a line before choosing how to send
+// it.
+func (d *Decorator) Route(req *llm.Request) *llm.Request { return d.route(req) }
+
 // route returns req itself for pinned models, else a copy with Tier set.
 func (d *Decorator) route(req *llm.Request) *llm.Request {
 	var p Policy
