@@ -42,8 +42,9 @@ type Upstream struct {
 	// cache hit (batch false) or an answer of a provider batch (batch true:
 	// priced with the batch discount). nil: not recorded.
 	Record func(req *llm.Request, resp *llm.Response, batch bool)
-	// PollInterval is how often submitted provider batches are polled.
-	// Default 30 s.
+	// PollInterval is the longest wait between two polls of the submitted
+	// provider batches: polling starts at Options.PollInterval (or this,
+	// if shorter) and doubles up to it. Default 30 s.
 	PollInterval time.Duration
 	// CallTimeout bounds one submit or poll call. Default 2 min.
 	CallTimeout time.Duration
@@ -272,13 +273,13 @@ const pollGrace = time.Hour
 
 // poll polls subs until each has ended and its lines are stored, ctx ends,
 // or pollGrace after the job's window closed (the lines still pending are
-// then reported as expired by finish). A failing poll is retried at the
-// next interval.
+// then reported as expired by finish). The wait between polls doubles from
+// Options.PollInterval up to Upstream.PollInterval. A failing poll is
+// retried at the next interval.
 func (s *Service) poll(ctx context.Context, j *Job, lines []inputLine, subs []Submission) error {
 	up := s.o.Upstream
 	pending := append([]Submission(nil), subs...)
-	t := time.NewTicker(up.PollInterval)
-	defer t.Stop()
+	wait := min(s.o.PollInterval, up.PollInterval)
 	for len(pending) > 0 {
 		done, err := s.o.Store.Lines(ctx, j.ID)
 		if err != nil {
@@ -325,11 +326,14 @@ func (s *Service) poll(ctx context.Context, j *Job, lines []inputLine, subs []Su
 		if j.ExpiresAt != nil && s.now() >= *j.ExpiresAt+int64(pollGrace/time.Second) {
 			return nil
 		}
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return ctx.Err()
 		case <-t.C:
 		}
+		wait = min(2*wait, up.PollInterval)
 	}
 	return nil
 }
