@@ -250,7 +250,7 @@ func (s *Service) runLive(ctx context.Context, j *Job, lines []inputLine, idxs [
 			if !ok {
 				return // interrupted: not recorded, run again later
 			}
-			if err := s.o.Store.PutLine(ctx, j.ID, i, res); err != nil {
+			if err := s.putLine(ctx, j.ID, i, res); err != nil {
 				mu.Lock()
 				if firstErr == nil {
 					firstErr = err
@@ -422,7 +422,7 @@ func (s *Service) collect(ctx context.Context, j *Job, lines []inputLine, sub *S
 	for _, i := range expired {
 		b, _ := json.Marshal(&LineResult{ID: newID("batch_req_"), CustomID: lines[i].CustomID,
 			Error: &LineError{Code: "batch_expired", Message: "this request could not be executed before the completion window expired"}})
-		if err := s.o.Store.PutLine(ctx, j.ID, i, b); err != nil {
+		if err := s.putLine(ctx, j.ID, i, b); err != nil {
 			return err
 		}
 	}
@@ -442,7 +442,7 @@ func (s *Service) putAnswer(ctx context.Context, j *Job, i int, customID string,
 	}
 	b, _ := json.Marshal(&LineResult{ID: newID("batch_req_"), CustomID: customID,
 		Response: &LineResponse{StatusCode: 200, RequestID: reqID, Body: body}})
-	if err := s.o.Store.PutLine(ctx, j.ID, i, b); err != nil {
+	if err := s.putLine(ctx, j.ID, i, b); err != nil {
 		return err
 	}
 	up := s.o.Upstream
@@ -458,5 +458,14 @@ func (s *Service) putAnswer(ctx context.Context, j *Job, i int, customID string,
 // putError stores e as line i's error response.
 func (s *Service) putError(ctx context.Context, j *Job, i int, customID string, e *llm.Error) error {
 	b, _ := json.Marshal(&LineResult{ID: newID("batch_req_"), CustomID: customID, Response: errorResponse(newID("req_"), e)})
-	return s.o.Store.PutLine(ctx, j.ID, i, b)
+	return s.putLine(ctx, j.ID, i, b)
+}
+
+// putLine stores a line's result even when ctx ended meanwhile (a restart
+// or a cancel): an answer that exists, and was paid for, is never dropped
+// to be asked again. It has its own short deadline.
+func (s *Service) putLine(ctx context.Context, jobID string, i int, b []byte) error {
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	return s.o.Store.PutLine(pctx, jobID, i, b)
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"llmrouter/llm"
+	"llmrouter/migrations"
+	"llmrouter/migrations/pgtest"
 	"llmrouter/provider/anthropic"
 	"llmrouter/provider/fake"
 	"llmrouter/provider/openai"
@@ -199,9 +201,27 @@ func answerText(t *testing.T, lr LineResult) (string, *llm.Response) {
 // resubmitted; live lines only for the target without a batch API; cost
 // at half price for the provider-batch lines.
 func TestUpstreamBatchJob(t *testing.T) {
+	stores := []struct {
+		name string
+		make func(t *testing.T) Store
+	}{
+		{"memory", func(*testing.T) Store { return NewMemStore() }},
+		{"postgres", func(t *testing.T) Store {
+			db := pgtest.New(t)
+			if err := migrations.Apply(context.Background(), db.Pool, db.Schema); err != nil {
+				t.Fatal(err)
+			}
+			return NewPGStore(db.Pool)
+		}},
+	}
+	for _, tc := range stores {
+		t.Run(tc.name, func(t *testing.T) { testUpstreamBatchJob(t, tc.make(t)) })
+	}
+}
+
+func testUpstreamBatchJob(t *testing.T, st Store) {
 	const n = 200
 	f := newRoutedFakes(t, fake.BatchOptions{Delay: 300 * time.Millisecond}, fake.BatchOptions{Delay: 300 * time.Millisecond})
-	st := NewMemStore()
 	s1 := f.service(t, st)
 	content, route := mixedFile(n)
 	j := submitJob(t, s1, content)
