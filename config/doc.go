@@ -126,8 +126,18 @@
 //	  max_conns: 20
 //	  connect_timeout: 2s
 //	prices:                        # upstream model -> USD per 1M tokens
-//	  gpt-4o: {input: 2.50, output: 10.00, cached_input: 1.25}  # cached_input defaults to input
+//	  gpt-4o: {input: 2.50, output: 10.00, cached_input: 1.25, cache_write: 2.50}  # cache prices default to input
 //	usage:
 //	  queue_size: 4096             # usage records waiting; beyond: dropped and counted
-//	  max_rows: 100000             # (tenant, model, day) ledger rows; oldest day evicted
+//	  max_rows: 100000             # in-memory ledger hourly rows (no database); oldest hour evicted
+//	  prices_file: ""              # price table file; "" = the built-in configs/prices.yaml
+//	  baseline_model: ""           # routing savings compare with it; "" = first target of the top tier
+//	  batch_size: 512              # usage_events rows per COPY
+//	  flush_interval: 1s
+//	  event_retention: 720h        # usage_events rows kept (database)
+//	  rollup_retention: 9600h      # hourly rollups kept (database)
+//	governance:
+//	  sync_interval: 1s            # counters and key revocations exchanged between replicas
+//	  tenants:                     # USD budgets per tenant; 0 = none (429 insufficient_quota when spent)
+//	    team-a: {daily_usd: 50, monthly_usd: 1000}
 package config

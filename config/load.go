@@ -194,16 +194,15 @@ func applyDefaults(c *Config) {
 	setInt(&c.Database.MaxConns, 20)
 	setDur(&c.Database.ConnectTimeout, 2*time.Second)
 
-	for m, p := range c.Prices {
-		if p.CachedInput == nil {
-			v := p.Input
-			p.CachedInput = &v
-			c.Prices[m] = p
-		}
-	}
+	DefaultPrices(c.Prices)
 
 	setInt(&c.Usage.QueueSize, 4096)
 	setInt(&c.Usage.MaxRows, 100000)
+	setInt(&c.Usage.BatchSize, 512)
+	setDur(&c.Governance.SyncInterval, time.Second)
+	setDur(&c.Usage.FlushInterval, time.Second)
+	setDur(&c.Usage.EventRetention, 30*24*time.Hour)
+	setDur(&c.Usage.RollupRetention, 400*24*time.Hour)
 }
 
 // resolveEnv reads every env reference. Missing variables are reported by

@@ -56,9 +56,18 @@ func validate(c *Config, getenv func(string) string) error {
 		if p.CachedInput != nil {
 			ck.price(path+".cached_input", *p.CachedInput)
 		}
+		if p.CacheWrite != nil {
+			ck.price(path+".cache_write", *p.CacheWrite)
+		}
 	}
 	ck.positive("usage.queue_size", c.Usage.QueueSize)
 	ck.positive("usage.max_rows", c.Usage.MaxRows)
+	ck.positive("usage.batch_size", c.Usage.BatchSize)
+	for _, name := range sortedKeys(c.Governance.Tenants) {
+		b := c.Governance.Tenants[name]
+		ck.price("governance.tenants."+name+".daily_usd", b.DailyUSD)
+		ck.price("governance.tenants."+name+".monthly_usd", b.MonthlyUSD)
+	}
 	if len(ck.problems) > 0 {
 		return &ValidationError{Problems: ck.problems}
 	}

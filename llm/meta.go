@@ -28,6 +28,13 @@ type MetaValues struct {
 	Attempts   int      // upstream attempts made
 	Cache      string   // CacheMiss, CacheExact, CacheSemantic, CacheBypass or ""
 	Similarity float64  // cosine similarity of a semantic hit
+	// CostMicroUSD is what the answer cost upstream in micro-dollars (0
+	// for a cache hit), set by the usage recorder; valid when Priced.
+	CostMicroUSD int64
+	// Priced reports that CostMicroUSD was computed from a known price.
+	Priced bool
+	// Costed reports that the usage recorder set CostMicroUSD and Priced.
+	Costed bool
 }
 
 // Update applies f to the values under the lock. No-op on a nil Meta.

@@ -48,10 +48,17 @@ type Request struct {
 	// x-llmrouter-tier header; the classifier decorator honours it only
 	// where the tenant's policy allows.
 	TierOverride Tier `json:"-"`
+	// MaxTier is the authenticating key's highest tier (TierUnset: no
+	// cap); the classifier decorator caps auto requests at it.
+	MaxTier Tier `json:"-"`
 	// CacheControl is the client's Cache-Control request header, parsed.
 	CacheControl CacheControl `json:"-"`
 	// Tenant is the authenticated tenant; "" when auth is off.
 	Tenant string `json:"-"`
+	// KeyID names the client key that authenticated the request (a virtual
+	// key's id, or "yaml:<tenant>" for a configured key); "" when auth is
+	// off. Usage and budgets are counted per key.
+	KeyID string `json:"-"`
 	// RequestID is the x-request-id of the client request.
 	RequestID string `json:"-"`
 	// Meta collects the decisions that layers make about this request (tier,

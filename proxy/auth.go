@@ -50,6 +50,10 @@ type Key struct {
 // principal is an authenticated caller.
 type principal struct {
 	digest        [sha256.Size]byte
+	keyID         string // "yaml:<tenant>:<first 8 hex digits of the digest>"
+	admin         bool   // an admin key
+	virtual       bool   // a virtual key (Gate)
+	models        []string
 	tenant        string
 	allowOverride bool
 	maxTier       llm.Tier
@@ -63,7 +67,7 @@ type authTable struct {
 	byName map[string]*principal // tenant -> principal of its first key
 }
 
-var anonymous = &principal{allowOverride: true}
+var anonymous = &principal{allowOverride: true, admin: true}
 
 func buildAuth(o AuthOptions) (*authTable, error) {
 	t := &authTable{byName: map[string]*principal{}}
@@ -103,7 +107,8 @@ func hashKeys(keys []Key, field string, byName map[string]*principal) (map[[sha2
 		if _, dup := m[sum]; dup {
 			return nil, fmt.Errorf("proxy: %s[%d] (tenant %q): the same key is configured twice", field, i, k.Tenant)
 		}
-		p := &principal{digest: sum, tenant: k.Tenant, allowOverride: k.AllowTierOverride, maxTier: k.MaxTier}
+		p := &principal{digest: sum, tenant: k.Tenant, allowOverride: k.AllowTierOverride, maxTier: k.MaxTier,
+			keyID: "yaml:" + k.Tenant + ":" + hex.EncodeToString(sum[:4]), admin: byName == nil}
 		m[sum] = p
 		if byName != nil {
 			if _, ok := byName[k.Tenant]; !ok {

@@ -29,6 +29,7 @@ var (
 	hdrOutScore        = []byte("x-llmrouter-score")
 	hdrOutCache        = []byte("x-llmrouter-cache")
 	hdrOutSimilarity   = []byte("x-llmrouter-similarity")
+	hdrOutCost         = []byte("x-llmrouter-cost-usd")
 	hdrCacheControl    = []byte("Cache-Control")
 	hdrConnection      = []byte("Connection")
 	hdrAccelBuffering  = []byte("X-Accel-Buffering")
@@ -53,6 +54,7 @@ const (
 	routeInvalidate  = "admin_invalidate"
 	routeUsage       = "usage"
 	routeAdminUsage  = "admin_usage"
+	routeAdminKeys   = "admin_keys"
 	routeUnknown     = "unknown"
 )
 
@@ -121,11 +123,17 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		if s.allow(ctx, method, fasthttp.MethodGet) {
 			s.dashboard(ctx)
 		}
+	case "/admin/keys":
+		s.adminKeys(ctx, "")
 	case "/admin/cache/invalidate":
 		if s.allow(ctx, method, fasthttp.MethodPost) {
 			s.invalidate(ctx)
 		}
 	default:
+		if id, ok := bytes.CutPrefix(path, []byte("/admin/keys/")); ok && len(id) > 0 && len(id) <= 64 {
+			s.adminKeys(ctx, string(id))
+			return
+		}
 		if bytes.HasPrefix(path, []byte("/v1/models/")) && len(path) > len("/v1/models/") {
 			if s.allow(ctx, method, fasthttp.MethodGet) {
 				s.api(ctx, routeModel, s.model)
@@ -202,7 +210,7 @@ type apiHandler func(ctx *fasthttp.RequestCtx, x *exchange, p *principal) (finis
 func (s *Server) api(ctx *fasthttp.RequestCtx, route string, h apiHandler) {
 	x := &exchange{start: time.Now(), route: route, requestID: s.requestID(ctx), meta: &llm.Meta{}}
 	ctx.Response.Header.SetBytesK(hdrRequestID, x.requestID)
-	p, aerr := s.auth.Load().authenticate(&ctx.Request.Header)
+	p, aerr := s.authenticate(&ctx.Request.Header)
 	if aerr != nil {
 		x.err = aerr
 		x.status = writeError(ctx, aerr)
@@ -296,7 +304,13 @@ func firstNonEmpty(a, b string) string {
 // the request headers: tenant, request id, meta, tier override (only for
 // keys that may override, capped at their MaxTier) and cache control.
 func (s *Server) prepare(ctx *fasthttp.RequestCtx, x *exchange, p *principal, r *llm.Request) *llm.Error {
+	x.model = r.Model
+	if e := s.admit(p, r.Model); e != nil {
+		return e
+	}
 	r.Tenant = p.tenant
+	r.KeyID = p.keyID
+	r.MaxTier = p.maxTier
 	r.RequestID = x.requestID
 	r.Meta = x.meta
 	if v := ctx.Request.Header.PeekBytes(hdrTier); len(v) > 0 && string(v) != "auto" {
@@ -410,6 +424,9 @@ func (s *Server) completeUnary(ctx *fasthttp.RequestCtx, x *exchange, r *llm.Req
 	}
 	x.usage = resp.Usage
 	x.upstreamModel = resp.Model
+	if mv := x.meta.Values(); mv.Costed {
+		setCostHeader(&ctx.Response.Header, &mv)
+	}
 	if err := writeJSON(ctx, shape(resp)); err != nil {
 		ctx.ResetBody()
 		return s.fail(ctx, x, &llm.Error{Kind: llm.KindInternal, Message: "could not encode the answer", Err: err})

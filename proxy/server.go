@@ -92,12 +92,22 @@ type Options struct {
 	// Invalidate drops the cache entries of a tenant, for POST
 	// /admin/cache/invalidate. nil makes that endpoint 404.
 	Invalidate func(ctx context.Context, tenant string) error
-	// Usage returns the usage figures (any JSON-encodable value) for GET
-	// /v1/usage (the caller's tenant, all=false; all=true when auth is off)
-	// and GET /admin/usage (all=true, or one tenant with ?tenant=). It must
-	// be quick and safe for concurrent use. nil makes those endpoints 404;
-	// the /dashboard page shows what they return.
-	Usage func(tenant string, all bool) any
+	// Usage answers GET /v1/usage and GET /admin/usage (see UsageQuery)
+	// with a report that is encoded as JSON, or as CSV with format=csv. An
+	// *llm.Error it returns is sent as is (invalid queries: KindInvalidRequest);
+	// other errors are internal. It must honour ctx and be safe for
+	// concurrent use. nil makes those endpoints 404; the /dashboard page
+	// shows what they return.
+	Usage func(ctx context.Context, q UsageQuery) (UsageReport, error)
+	// Gate, when set, is consulted after authentication: virtual keys,
+	// budgets and rate limits. nil admits every authenticated request.
+	Gate Gate
+	// Keys serves POST/GET/DELETE /admin/keys; nil makes them 404.
+	Keys KeyAdmin
+	// AliasTier returns the tier of a pinned model alias (llm.TierUnset
+	// for auto aliases and unknown names), so that a key's max tier
+	// refuses pinned aliases above it with 403. nil checks nothing.
+	AliasTier func(model string) llm.Tier
 	// DebugLogPrompts adds the last user message to request log lines. Off
 	// by default: prompts are user data.
 	DebugLogPrompts bool

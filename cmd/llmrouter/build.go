@@ -19,6 +19,7 @@ import (
 	"llmrouter/cache"
 	"llmrouter/config"
 	"llmrouter/embeddings"
+	"llmrouter/governance"
 	"llmrouter/llm"
 	"llmrouter/migrations"
 	"llmrouter/provider/anthropic"
@@ -50,7 +51,10 @@ type app struct {
 	pool     *pgxpool.Pool
 	pgStore  *cache.PGStore
 	usage    *usage.Recorder
-	proxy    *proxy.Server
+
+	aliasTiers atomic.Pointer[map[string]llm.Tier]
+	gate       *governance.Governor
+	proxy      *proxy.Server
 }
 
 // providerEntry is a provider client and the config it was built from, so a
@@ -106,14 +110,12 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 	}
 	next = classifier.NewDecorator(next, a.classifier.Load, func() classifier.Policy { return *a.policy.Load() })
 
-	prices, err := priceTable(cfg)
-	if err != nil {
+	if err := a.buildGovernance(ctx, cfg); err != nil {
 		return nil, err
 	}
-	a.usage = usage.NewRecorder(front{Completer: next, Embedder: a.router, ModelLister: a.router}, usage.Options{
-		Prices: prices, MaxRows: cfg.Usage.MaxRows, QueueSize: cfg.Usage.QueueSize,
-		Logger: log, Registerer: a.reg,
-	})
+	if err := a.buildUsage(ctx, cfg, front{Completer: next, Embedder: a.router, ModelLister: a.router}); err != nil {
+		return nil, err
+	}
 
 	popts, err := proxyOptions(cfg)
 	if err != nil {
@@ -128,6 +130,9 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 		popts.Invalidate = a.cache.Invalidate
 	}
 	popts.Usage = a.usageReport
+	popts.AliasTier = a.aliasTier
+	popts.Gate = gate{a.gate}
+	popts.Keys = a.gate
 	if a.proxy, err = proxy.New(popts); err != nil {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
@@ -293,22 +298,6 @@ func (a *app) storePolicy(cfg *config.Config) {
 	a.policy.Store(&p)
 }
 
-func priceTable(cfg *config.Config) (*usage.PriceTable, error) {
-	m := make(map[string]usage.Price, len(cfg.Prices))
-	for model, p := range cfg.Prices {
-		up := usage.Price{Input: p.Input, Output: p.Output, CachedInput: p.Input}
-		if p.CachedInput != nil {
-			up.CachedInput = *p.CachedInput
-		}
-		m[model] = up
-	}
-	t, err := usage.NewPriceTable(m)
-	if err != nil {
-		return nil, fmt.Errorf("prices: %w", err)
-	}
-	return t, nil
-}
-
 // proxyOptions translates server and auth.
 func proxyOptions(cfg *config.Config) (proxy.Options, error) {
 	s := cfg.Server
@@ -445,11 +434,9 @@ func newEmbedder(e config.Embedder) (embeddings.Embedder, error) {
 // that is down at start is not fatal: the store migrates and comes up when
 // the database answers, and until then the semantic layer is off.
 func (a *app) openStore(ctx context.Context, cfg *config.Config, dim int) error {
-	pool, err := cache.OpenPool(ctx, cfg.Database.URL, cache.PoolOptions{
-		MaxConns: int32(cfg.Database.MaxConns), ConnectTimeout: cfg.Database.ConnectTimeout,
-	})
+	pool, err := a.openPool(ctx, cfg)
 	if err != nil {
-		return fmt.Errorf("database: %w", err)
+		return err
 	}
 	st, err := cache.NewPGStore(ctx, pool, cache.PGOptions{
 		Dim:    dim,
@@ -457,21 +444,10 @@ func (a *app) openStore(ctx context.Context, cfg *config.Config, dim int) error 
 		Logger: a.log,
 	})
 	if err != nil {
-		pool.Close()
 		return fmt.Errorf("database: %w", err)
 	}
-	a.pool, a.pgStore = pool, st
+	a.pgStore = st
 	return nil
-}
-
-// usageReport is the ledger as /v1/usage, /admin/usage and the dashboard
-// show it: every tenant's rows, or one tenant's.
-func (a *app) usageReport(tenant string, all bool) any {
-	snap := a.usage.Snapshot()
-	if all {
-		return snap
-	}
-	return snap.ForTenant(tenant)
 }
 
 // ready is the /readyz report: degraded when a target's breaker is open or
@@ -546,6 +522,7 @@ func (a *app) reload(cfg *config.Config) error {
 		a.providers = old
 		return err
 	}
+	aliasTiers := aliasTiers(cfg)
 	if err := a.router.Update(ropts); err != nil {
 		a.providers = old
 		return fmt.Errorf("router: %w", err)
@@ -555,7 +532,9 @@ func (a *app) reload(cfg *config.Config) error {
 	}
 	a.classifier.Store(c)
 	a.storePolicy(cfg)
-	a.usage.SetPrices(prices)
+	a.usage.SetPricing(prices, baselineModel(cfg))
+	a.aliasTiers.Store(&aliasTiers)
+	a.gate.SetTenants(tenantBudgets(cfg))
 	var restart []string
 	if !reflect.DeepEqual(a.cfg.Server, cfg.Server) {
 		restart = append(restart, "server")
@@ -579,6 +558,9 @@ func (a *app) close() error {
 	var errs []error
 	if a.usage != nil {
 		errs = append(errs, a.usage.Close())
+	}
+	if a.gate != nil {
+		a.gate.Close()
 	}
 	if a.cache != nil {
 		errs = append(errs, a.cache.Close())

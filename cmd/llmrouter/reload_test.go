@@ -131,7 +131,8 @@ models:
 cache:
   exact: {enabled: true}
 prices:
-  priced-model: {input: 1000000, output: 1000000}
+  priced-model: {input: 1000, output: 1000}
+usage: {flush_interval: 10ms}
 `, up.URL)+oneUpstreamTiers("up", "priced-model"), env)
 	do := func(method, path, key, body string) (int, string) {
 		status, _, b := call(t, base, method, path, key, body)
@@ -151,16 +152,15 @@ prices:
 			Requests  int64   `json:"requests"`
 			CacheHits int64   `json:"cache_hits"`
 			CostUSD   float64 `json:"cost_usd"`
-			SavedUSD  float64 `json:"saved_usd"`
+			SavedUSD  float64 `json:"cache_savings_usd"`
 		} `json:"totals"`
-		Rows []struct {
-			Tenant string `json:"tenant"`
-			Model  string `json:"model"`
-		} `json:"rows"`
+		Groups []struct {
+			Group string `json:"group"`
+		} `json:"groups"`
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		status, body := do("GET", "/v1/usage", env["KEY_A"], "")
+		status, body := do("GET", "/v1/usage?group_by=tenant", env["KEY_A"], "")
 		if status != 200 {
 			t.Fatalf("usage: %d %s", status, body)
 		}
@@ -176,8 +176,8 @@ prices:
 	if snap.Totals.Requests != 3 || snap.Totals.CacheHits != 1 || snap.Totals.CostUSD <= 0 || snap.Totals.SavedUSD <= 0 {
 		t.Fatalf("tenant a's usage: %+v", snap.Totals)
 	}
-	for _, r := range snap.Rows {
-		if r.Tenant != "a" || r.Model != "priced-model" {
+	for _, r := range snap.Groups {
+		if r.Group != "a" {
 			t.Fatalf("unexpected row %+v", r)
 		}
 	}

@@ -94,8 +94,14 @@ func (d *Decorator) decide(c *Classifier, req *llm.Request, p Policy) Decision {
 	default:
 		dec = c.safeClassify(req)
 	}
+	m := req.MaxTier // the key's own cap (virtual keys)
 	if p.MaxTier != nil {
-		if m := p.MaxTier(req.Tenant); m != llm.TierUnset && dec.Tier > m {
+		if t := p.MaxTier(req.Tenant); t != llm.TierUnset && (m == llm.TierUnset || t < m) {
+			m = t
+		}
+	}
+	{
+		if m != llm.TierUnset && dec.Tier > m {
 			dec.Tier = m
 			dec.Reasons = append([]string{"capped"}, dec.Reasons...)
 		}
