@@ -134,6 +134,12 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 			s.adminKeys(ctx, string(id))
 			return
 		}
+		if bytes.HasPrefix(path, []byte("/dashboard/assets/")) {
+			if s.allow(ctx, method, fasthttp.MethodGet) {
+				s.dashboard(ctx)
+			}
+			return
+		}
 		if bytes.HasPrefix(path, []byte("/v1/models/")) && len(path) > len("/v1/models/") {
 			if s.allow(ctx, method, fasthttp.MethodGet) {
 				s.api(ctx, routeModel, s.model)
