@@ -79,6 +79,7 @@ type Governor struct {
 	rejected *prometheus.CounterVec // reason
 	syncErrs prometheus.Counter
 	synced   atomic.Bool
+	dbOK     atomic.Bool // the last sync succeeded
 	ready    bool // Setup done; only the sync goroutine touches it
 
 	stop chan struct{}
@@ -125,7 +126,7 @@ func New(o Options) *Governor {
 	g.syncErrs = prometheus.NewCounter(prometheus.CounterOpts{Name: "llmrouter_governance_sync_errors_total",
 		Help: "Failed synchronisations of keys, budgets and rate limits with the database."})
 	if o.Registerer != nil {
-		for _, c := range []prometheus.Collector{g.rejected, g.syncErrs} {
+		for _, c := range []prometheus.Collector{g.rejected, g.syncErrs, newCollector(g)} {
 			if err := o.Registerer.Register(c); err != nil {
 				g.log.Error("governance: cannot register metric", "err", err)
 			}
@@ -322,6 +323,7 @@ func (g *Governor) syncOnce() {
 		ctx, cancel := context.WithTimeout(context.Background(), g.o.SyncInterval+5*time.Second)
 		err := g.syncDB(ctx, now)
 		cancel()
+		g.dbOK.Store(err == nil)
 		if err != nil {
 			g.syncErrs.Inc()
 			g.log.Warn("governance: sync with the database failed; using local state", "err", err)

@@ -21,7 +21,12 @@ type metrics struct {
 	dropped     prometheus.Counter
 	written     prometheus.Counter
 	writeErrors prometheus.Counter
+	latency     *prometheus.HistogramVec // provider, model
+	ttft        *prometheus.HistogramVec // provider, model
 }
+
+// latencyBuckets are the seconds buckets of the latency histograms.
+var latencyBuckets = []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 20, 30, 60, 120}
 
 func newMetrics(reg prometheus.Registerer, log *slog.Logger) *metrics {
 	m := &metrics{
@@ -49,6 +54,12 @@ func newMetrics(reg prometheus.Registerer, log *slog.Logger) *metrics {
 			Name: "llmrouter_usage_written_total", Help: "Usage records written to the ledger store."}),
 		writeErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "llmrouter_usage_write_errors_total", Help: "Failed ledger batch writes (each is retried; see llmrouter_usage_dropped_total for losses)."}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "llmrouter_upstream_latency_seconds", Help: "Time from the call to the end of the answer, for answers from an upstream (cache hits excluded), by provider and upstream model.",
+			Buckets: latencyBuckets}, []string{"provider", "model"}),
+		ttft: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "llmrouter_time_to_first_token_seconds", Help: "Time from the call to the first streamed content chunk (unary answers: the whole answer), for answers from an upstream, by provider and upstream model.",
+			Buckets: latencyBuckets}, []string{"provider", "model"}),
 	}
 	if reg == nil {
 		return m
@@ -62,6 +73,8 @@ func newMetrics(reg prometheus.Registerer, log *slog.Logger) *metrics {
 	m.dropped = register(reg, log, m.dropped)
 	m.written = register(reg, log, m.written)
 	m.writeErrors = register(reg, log, m.writeErrors)
+	m.latency = register(reg, log, m.latency)
+	m.ttft = register(reg, log, m.ttft)
 	return m
 }
 
@@ -110,5 +123,9 @@ func (m *metrics) observe(r *Record) {
 	}
 	if !r.Priced && !r.Error {
 		m.unpriced.WithLabelValues(r.Model).Inc()
+	}
+	if !r.Error && !r.CacheHit {
+		m.latency.WithLabelValues(r.Provider, r.Model).Observe(r.Latency.Seconds())
+		m.ttft.WithLabelValues(r.Provider, r.Model).Observe(r.TTFT.Seconds())
 	}
 }

@@ -54,6 +54,7 @@ type app struct {
 
 	aliasTiers atomic.Pointer[map[string]llm.Tier]
 	gate       *governance.Governor
+	attempts   *attemptMetrics
 	proxy      *proxy.Server
 }
 
@@ -89,6 +90,8 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 		return nil, err
 	}
 	ropts.Registerer = a.reg
+	a.attempts = newAttemptMetrics(a.reg)
+	ropts.OnAttempt = a.attempts.observe
 	if a.router, err = router.New(ropts); err != nil {
 		return nil, fmt.Errorf("router: %w", err)
 	}
@@ -523,6 +526,7 @@ func (a *app) reload(cfg *config.Config) error {
 		return err
 	}
 	aliasTiers := aliasTiers(cfg)
+	ropts.OnAttempt = a.attempts.observe
 	if err := a.router.Update(ropts); err != nil {
 		a.providers = old
 		return fmt.Errorf("router: %w", err)
