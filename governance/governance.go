@@ -80,7 +80,7 @@ type Governor struct {
 	syncErrs prometheus.Counter
 	synced   atomic.Bool
 	dbOK     atomic.Bool // the last sync succeeded
-	ready    bool // Setup done; only the sync goroutine touches it
+	ready    bool        // Setup done; only the sync goroutine touches it
 
 	stop chan struct{}
 	done chan struct{}
