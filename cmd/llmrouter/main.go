@@ -9,6 +9,7 @@
 //	llmrouter classify -config FILE < prompts.jsonl route prompts offline
 //	llmrouter cache tune -config FILE --pairs FILE  calibrate the semantic threshold
 //	llmrouter healthcheck [-url URL]                exit 0 when /healthz answers (Docker)
+//	llmrouter loadgen [-url URL] [-rate N] [FILE...] send a prompt mix to a running proxy
 package main
 
 import (
@@ -44,6 +45,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return 2
 		case "healthcheck":
 			return healthcheckCmd(rest, stderr)
+		case "loadgen":
+			return loadgenCmd(rest, stdout, stderr)
 		case "help":
 			fmt.Fprint(stdout, usageText)
 			return 0
@@ -61,4 +64,6 @@ const usageText = `usage:
   llmrouter classify -config FILE < prompts.jsonl  add tier, score and reasons to each JSONL line
   llmrouter cache tune -config FILE --pairs FILE   precision/recall by semantic threshold
   llmrouter healthcheck [-url URL]                 exit 0 when the proxy's /healthz answers
+  llmrouter loadgen [-url URL] [-key K] [-rate N] [-concurrency N] [-duration D] [FILE.jsonl...]
+                                                   send a realistic prompt mix (default: the shared prompt sets)
 `
