@@ -80,7 +80,8 @@ type Governor struct {
 	syncErrs prometheus.Counter
 	synced   atomic.Bool
 	dbOK     atomic.Bool // the last sync succeeded
-	ready    bool        // Setup done; only the sync goroutine touches it
+	setupMu  sync.Mutex
+	ready    bool // Setup done; guarded by setupMu
 
 	stop chan struct{}
 	done chan struct{}
@@ -348,13 +349,25 @@ func (g *Governor) syncOnce() {
 	g.mu.Unlock()
 }
 
-func (g *Governor) syncDB(ctx context.Context, now time.Time) error {
-	if !g.ready && g.o.Setup != nil {
-		if err := g.o.Setup(ctx); err != nil {
-			return fmt.Errorf("setup: %w", err)
-		}
+// setup runs Options.Setup once successfully.
+func (g *Governor) setup(ctx context.Context) error {
+	g.setupMu.Lock()
+	defer g.setupMu.Unlock()
+	if g.ready || g.o.Setup == nil {
+		g.ready = true
+		return nil
+	}
+	if err := g.o.Setup(ctx); err != nil {
+		return fmt.Errorf("setup: %w", err)
 	}
 	g.ready = true
+	return nil
+}
+
+func (g *Governor) syncDB(ctx context.Context, now time.Time) error {
+	if err := g.setup(ctx); err != nil {
+		return err
+	}
 	if err := g.loadKeys(ctx); err != nil {
 		return err
 	}

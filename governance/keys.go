@@ -92,6 +92,9 @@ func (g *Governor) CreateKey(ctx context.Context, body []byte) (any, error) {
 	if g.o.Pool == nil {
 		return nil, errNoDB
 	}
+	if err := g.setup(ctx); err != nil {
+		return nil, fmt.Errorf("governance: %w", err)
+	}
 	var r CreateRequest
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -211,6 +214,9 @@ func (g *Governor) ListKeys(ctx context.Context) (any, error) {
 	if g.o.Pool == nil {
 		return nil, errNoDB
 	}
+	if err := g.setup(ctx); err != nil {
+		return nil, fmt.Errorf("governance: %w", err)
+	}
 	rows, err := g.o.Pool.Query(ctx, `SELECT `+keyColumns+` FROM virtual_keys ORDER BY created_at DESC, id`)
 	if err != nil {
 		return nil, fmt.Errorf("governance: list keys: %w", err)
@@ -235,6 +241,9 @@ func (g *Governor) ListKeys(ctx context.Context) (any, error) {
 func (g *Governor) RevokeKey(ctx context.Context, id string) (any, error) {
 	if g.o.Pool == nil {
 		return nil, errNoDB
+	}
+	if err := g.setup(ctx); err != nil {
+		return nil, fmt.Errorf("governance: %w", err)
 	}
 	k, err := scanKey(g.o.Pool.QueryRow(ctx, `UPDATE virtual_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 RETURNING `+keyColumns, id))
 	if errors.Is(err, pgx.ErrNoRows) {

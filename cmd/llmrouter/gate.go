@@ -8,7 +8,6 @@ import (
 	"llmrouter/config"
 	"llmrouter/governance"
 	"llmrouter/llm"
-	"llmrouter/migrations"
 	"llmrouter/proxy"
 )
 
@@ -35,7 +34,7 @@ func (a *app) buildGovernance(ctx context.Context, cfg *config.Config) error {
 			return err
 		}
 		o.Pool = pool
-		o.Setup = func(ctx context.Context) error { return migrations.Apply(ctx, pool, "") }
+		o.Setup = func(ctx context.Context) error { return migrateCurrent(ctx, pool) }
 	}
 	a.gate = governance.New(o)
 	return nil

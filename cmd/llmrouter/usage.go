@@ -32,6 +32,16 @@ func (a *app) openPool(ctx context.Context, cfg *config.Config) (*pgxpool.Pool, 
 	return pool, nil
 }
 
+// migrateCurrent applies the migrations to the schema the pool's
+// connections use (search_path; "public" by default).
+func migrateCurrent(ctx context.Context, pool *pgxpool.Pool) error {
+	var schema string
+	if err := pool.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		return fmt.Errorf("database: current schema: %w", err)
+	}
+	return migrations.Apply(ctx, pool, schema)
+}
+
 // buildUsage builds the usage recorder over next: the Postgres ledger when
 // a database is configured, else the in-memory one (and says so).
 func (a *app) buildUsage(ctx context.Context, cfg *config.Config, next llm.Completer) error {
@@ -52,7 +62,7 @@ func (a *app) buildUsage(ctx context.Context, cfg *config.Config, next llm.Compl
 			return err
 		}
 		o.Store = usage.NewPGStore(pool, usage.PGOptions{
-			Setup:           func(ctx context.Context) error { return migrations.Apply(ctx, pool, "") },
+			Setup:           func(ctx context.Context) error { return migrateCurrent(ctx, pool) },
 			EventRetention:  cfg.Usage.EventRetention,
 			RollupRetention: cfg.Usage.RollupRetention,
 		})
