@@ -2,8 +2,10 @@ package usage
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -215,12 +217,21 @@ func (r *Recorder) run() {
 	}
 }
 
-func (r *Recorder) add(batch []Record, rec Record) []Record {
+// add observes one record and appends it to batch; a panic in the
+// metrics or the OnRecord hook is logged with its stack and keeps the
+// writer running (the record is still written).
+func (r *Recorder) add(batch []Record, rec Record) (out []Record) {
+	out = append(batch, rec)
+	defer func() {
+		if v := recover(); v != nil {
+			r.log.Error("panic in the usage recorder", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		}
+	}()
 	r.m.observe(&rec)
 	if r.o.OnRecord != nil {
 		r.o.OnRecord(&rec)
 	}
-	return append(batch, rec)
+	return out
 }
 
 // flush writes batch in chunks of BatchSize and returns what is left for a

@@ -34,7 +34,7 @@ func (a *app) buildGovernance(ctx context.Context, cfg *config.Config) error {
 			return err
 		}
 		o.Pool = pool
-		o.Setup = func(ctx context.Context) error { return migrateCurrent(ctx, pool) }
+		o.Setup = migrateFor(cfg, pool)
 	}
 	a.gate = governance.New(o)
 	return nil

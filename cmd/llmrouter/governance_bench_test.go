@@ -48,7 +48,7 @@ func TestGovernanceCPUOverhead(t *testing.T) {
 		fmt.Sscan(v, &n)
 	}
 	db := pgtest.New(t)
-	dbURL := db.URL + "&options=" + url.QueryEscape("-csearch_path="+db.Schema+",public")
+	dbURL := db.URL + "&search_path=" + url.QueryEscape(db.Schema+",public")
 	common := fmt.Sprintf(`
 log: {level: error}
 providers:

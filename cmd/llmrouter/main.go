@@ -8,7 +8,8 @@
 //	llmrouter check-config -config FILE             validate a config
 //	llmrouter classify -config FILE < prompts.jsonl route prompts offline
 //	llmrouter cache tune -config FILE --pairs FILE  calibrate the semantic threshold
-//	llmrouter healthcheck [-url URL]                exit 0 when /healthz answers (Docker)
+//	llmrouter healthcheck [-config FILE | -url URL] exit 0 when /healthz answers (Docker)
+//	llmrouter version                               print the version and build commit
 //	llmrouter loadgen [-url URL] [-rate N] [FILE...] send a prompt mix to a running proxy
 package main
 
@@ -45,6 +46,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return 2
 		case "healthcheck":
 			return healthcheckCmd(rest, stderr)
+		case "version":
+			return versionCmd(stdout)
 		case "loadgen":
 			return loadgenCmd(rest, stdout, stderr)
 		case "help":
@@ -55,6 +58,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
+	if len(args) > 0 && (args[0] == "-version" || args[0] == "--version") {
+		return versionCmd(stdout)
+	}
 	return serveCmd(args, stderr)
 }
 
@@ -63,7 +69,12 @@ const usageText = `usage:
   llmrouter check-config -config FILE              validate a config and print a summary
   llmrouter classify -config FILE < prompts.jsonl  add tier, score and reasons to each JSONL line
   llmrouter cache tune -config FILE --pairs FILE   precision/recall by semantic threshold
-  llmrouter healthcheck [-url URL]                 exit 0 when the proxy's /healthz answers
+  llmrouter healthcheck [-config FILE] [-url URL]  exit 0 when the proxy's /healthz answers
+                                                   (address from the config's server.listen)
+  llmrouter version                                print the version and build commit
   llmrouter loadgen [-url URL] [-key K] [-rate N] [-concurrency N] [-duration D] [FILE.jsonl...]
                                                    send a realistic prompt mix (default: the shared prompt sets)
+  llmrouter help                                   this text
+
+serve flags:
 `

@@ -32,14 +32,11 @@ func (a *app) openPool(ctx context.Context, cfg *config.Config) (*pgxpool.Pool, 
 	return pool, nil
 }
 
-// migrateCurrent applies the migrations to the schema the pool's
-// connections use (search_path; "public" by default).
-func migrateCurrent(ctx context.Context, pool *pgxpool.Pool) error {
-	var schema string
-	if err := pool.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
-		return fmt.Errorf("database: current schema: %w", err)
-	}
-	return migrations.Apply(ctx, pool, schema)
+// migrateFor returns the migration step for cfg's database: the schema of
+// the URL's search_path (see migrationSchema).
+func migrateFor(cfg *config.Config, pool *pgxpool.Pool) func(ctx context.Context) error {
+	schema := migrationSchema(cfg.Database.URL)
+	return func(ctx context.Context) error { return migrations.Apply(ctx, pool, schema) }
 }
 
 // buildUsage builds the usage recorder over next: the Postgres ledger when
@@ -62,7 +59,7 @@ func (a *app) buildUsage(ctx context.Context, cfg *config.Config, next llm.Compl
 			return err
 		}
 		o.Store = usage.NewPGStore(pool, usage.PGOptions{
-			Setup:           func(ctx context.Context) error { return migrateCurrent(ctx, pool) },
+			Setup:           migrateFor(cfg, pool),
 			EventRetention:  cfg.Usage.EventRetention,
 			RollupRetention: cfg.Usage.RollupRetention,
 		})
