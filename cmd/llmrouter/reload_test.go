@@ -139,9 +139,23 @@ usage: {flush_interval: 10ms}
 		return status, b
 	}
 	chat := `{"model":"chat","messages":[{"role":"user","content":"count my dollars"}]}`
-	for i := 0; i < 2; i++ { // the second is an exact-cache hit
-		if status, body := do("POST", "/v1/chat/completions", env["KEY_A"], chat); status != 200 {
+	for i, want := range []string{"", "0.000000"} { // the second is an exact-cache hit: nothing charged
+		status, h, body := call(t, base, "POST", "/v1/chat/completions", env["KEY_A"], chat, "x-llmrouter-cost-usd")
+		if status != 200 {
 			t.Fatalf("chat: %d %s", status, body)
+		}
+		var r struct {
+			Usage struct {
+				PromptTokens     int64 `json:"prompt_tokens"`
+				CompletionTokens int64 `json:"completion_tokens"`
+			} `json:"usage"`
+		}
+		_ = json.Unmarshal([]byte(body), &r)
+		if i == 0 { // $1000 per million tokens = 1000 micro-dollars a token
+			want = fmt.Sprintf("%.6f", float64(1000*(r.Usage.PromptTokens+r.Usage.CompletionTokens))/1e6)
+		}
+		if got := h["x-llmrouter-cost-usd"]; got != want || want == "0.000000" && i == 0 {
+			t.Fatalf("request %d: x-llmrouter-cost-usd %q, want %q", i, got, want)
 		}
 	}
 	if status, body := do("POST", "/v1/embeddings", env["KEY_A"], `{"model":"chat","input":["count","these"]}`); status != 200 {
