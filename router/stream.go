@@ -69,6 +69,7 @@ type upstream struct {
 	// gotContent is read by Close on another goroutine.
 	gotContent atomic.Bool
 	usage      *llm.Usage
+	rec        *attemptRec // ended by the failover, or by Close
 
 	mu     sync.Mutex
 	s      llm.Stream
@@ -146,14 +147,15 @@ func (u *upstream) watchdogErr(err error) (*llm.Error, bool) {
 }
 
 func (s *stream) newUpstream(t *target, done func(error)) *upstream {
-	u := &upstream{t: t, doneFn: done, idle: s.snap.opts.Retry.StreamIdleTimeout}
+	actx, rec := beginAttempt(s.ctx, t)
+	u := &upstream{t: t, doneFn: done, idle: s.snap.opts.Retry.StreamIdleTimeout, rec: rec}
 	if t.StreamIdleTimeout > 0 {
 		u.idle = t.StreamIdleTimeout
 	}
 	if t.Timeout > 0 {
 		u.ttft = time.Now().Add(t.Timeout)
 	}
-	u.ctx, u.cancel = context.WithCancelCause(s.ctx)
+	u.ctx, u.cancel = context.WithCancelCause(actx)
 	return u
 }
 
@@ -192,8 +194,11 @@ func (s *stream) open() (*upstream, error) {
 		if we, ok := u.watchdogErr(err); ok {
 			ferr = we
 		}
+		u.rec.stopClock()
 		u.release()
-		if err := s.f.failed(s.ctx, s.parent, t, u.done, ferr, false); err != nil {
+		err = s.f.failed(s.ctx, s.parent, t, u.done, ferr, false)
+		s.f.endAttempt(u.rec, ferr, err != nil)
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -226,6 +231,7 @@ func (s *stream) Recv() (*llm.Chunk, error) {
 		}
 		if errors.Is(err, io.EOF) {
 			u.done(nil)
+			s.f.endAttempt(u.rec, nil, false)
 			u.release()
 			s.err = io.EOF
 			s.cancel()
@@ -241,13 +247,16 @@ func (s *stream) Recv() (*llm.Chunk, error) {
 			"kind", e.Kind.String(), "committed", s.committed, "bytes", s.sentBytes, "err", e)
 		if s.committed && !s.continuable() {
 			u.done(breakerOutcome(e))
+			s.f.endAttempt(u.rec, e, true)
 			return s.fail(s.sentErr(u.t, e, e))
 		}
 		if s.committed {
 			s.f.prefillOnly = true
 			s.f.minWindow = 0
 		}
-		if ferr := s.f.failed(s.ctx, s.parent, u.t, u.done, e, false); ferr != nil {
+		ferr := s.f.failed(s.ctx, s.parent, u.t, u.done, e, false)
+		s.f.endAttempt(u.rec, e, ferr != nil)
+		if ferr != nil {
 			return s.fail(s.sentErr(u.t, ferr, e))
 		}
 		nu, oerr := s.open()
@@ -258,6 +267,7 @@ func (s *stream) Recv() (*llm.Chunk, error) {
 		if s.closed {
 			s.mu.Unlock()
 			nu.done(errNotCounted)
+			s.f.endAttempt(nu.rec, errStreamClosed, true)
 			nu.release()
 			return s.fail(errStreamClosed)
 		}
@@ -395,8 +405,10 @@ func (s *stream) Close() error {
 	if u != nil {
 		if u.gotContent.Load() {
 			u.done(nil)
+			s.f.endAttempt(u.rec, nil, false)
 		} else {
 			u.done(errNotCounted)
+			s.f.endAttempt(u.rec, errStreamClosed, true)
 		}
 		u.release()
 	}
