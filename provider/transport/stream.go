@@ -57,7 +57,7 @@ func (c *Client) Stream(ctx context.Context, path string, hdr func(*fasthttp.Req
 		deadline = ctxDeadline
 	}
 	req := fasthttp.AcquireRequest()
-	c.prepare(req, path, hdr, body)
+	c.prepare(ctx, req, path, hdr, body)
 	req.Header.Set("Accept", "text/event-stream")
 	resp := fasthttp.AcquireResponse()
 	err := c.stream.DoDeadline(req, resp, deadline)
