@@ -88,6 +88,19 @@ func InjectTrace(ctx context.Context, h HeaderSetter) {
 	}
 }
 
+// WrapSpan returns the Span of a started recorder (for the code that
+// starts root spans itself); nil gives the zero Span.
+func WrapSpan(r SpanRecorder) Span { return Span{r} }
+
+// TraceID returns the trace id of the span when its recorder reports one
+// (a TraceID() string method), else "".
+func (s Span) TraceID() string {
+	if t, ok := s.r.(interface{ TraceID() string }); ok {
+		return t.TraceID()
+	}
+	return ""
+}
+
 // Recording reports whether s records anything; use it to skip building
 // attribute values that cost something.
 func (s Span) Recording() bool { return s.r != nil }
