@@ -192,6 +192,9 @@ func (t *Tracer) Shutdown(ctx context.Context) error {
 	return err
 }
 
+// ForceFlush exports the spans that have ended so far; ctx bounds it.
+func (t *Tracer) ForceFlush(ctx context.Context) error { return t.tp.ForceFlush(ctx) }
+
 // span adapts a trace.Span to llm.SpanRecorder.
 type span struct{ s trace.Span }
 
