@@ -345,7 +345,7 @@ func (s *Server) prepare(ctx *fasthttp.RequestCtx, x *exchange, p *principal, r 
 		x.prompt = r.LastUserText()
 	}
 	if p.promptChars > 0 && s.o.RequestLog != nil {
-		x.snippet = llm.Redact(firstChars(r.LastUserText(), p.promptChars))
+		x.snippet = firstChars(llm.Redact(r.LastUserText()), p.promptChars)
 	}
 	if s.o.TraceContent && x.span.Recording() {
 		x.span.SetString("llmrouter.prompt", r.LastUserText())

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -269,6 +270,201 @@ func names(spans []*tracepb.Span) []string {
 	var out []string
 	for _, s := range spans {
 		out = append(out, s.Name)
+	}
+	return out
+}
+
+type logRow = llm.RequestRecord
+
+type logPage struct {
+	Data       []logRow `json:"data"`
+	NextCursor string   `json:"next_cursor"`
+}
+
+// gathered returns the value of a counter in the app's registry.
+func gathered(t *testing.T, a *app, name string) float64 {
+	t.Helper()
+	mfs, err := a.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.Metric) > 0 {
+			return mf.Metric[0].GetCounter().GetValue()
+		}
+	}
+	return 0
+}
+
+func TestRequestLogRecordsEveryOutcome(t *testing.T) {
+	bad := fake.Start(t, fake.OpenAI(fake.OpenAIOptions{Fault: fake.AlwaysFails500()}))
+	good := fake.Start(t, fake.OpenAI(fake.OpenAIOptions{Model: "m-good"}))
+	env := map[string]string{"KEY_A": "key-a-0123456789", "KEY_B": "key-b-0123456789", "ADMIN": "admin-0123456789"}
+	chain := "{chain: [{provider: good, model: m-good}]}"
+	a, base := startApp(t, fmt.Sprintf(`
+auth:
+  mode: keys
+  keys:
+    - {tenant: a, key_env: KEY_A, log_prompt_chars: 24}
+    - {tenant: b, key_env: KEY_B}
+  admin_keys:
+    - {tenant: ops, key_env: ADMIN}
+providers:
+  - {name: bad, type: openai, base_url: "%s/v1"}
+  - {name: good, type: openai, base_url: "%s/v1"}
+models:
+  chat: [{provider: bad, model: m-bad}, {provider: good, model: m-good}]
+routing:
+  retry: {max_attempts_per_target: 1}
+  tiers: {small: %s, medium: %s, large: %s}
+cache:
+  exact: {enabled: true}
+  semantic: {enabled: true}
+  embedder: {type: lexical}
+prices:
+  m-good: {input: 1000000, output: 2000000}
+request_log: {flush_interval: 10ms}
+`, bad.URL, good.URL, chain, chain, chain), env)
+
+	msg := func(model, text string) string {
+		return fmt.Sprintf(`{"model":%q,"messages":[{"role":"user","content":%q}]}`, model, text)
+	}
+	const secretPrompt = "my key is sk-abcdef0123456789 please explain circuit breakers"
+	ids := map[string]string{}
+	do := func(name, key, body, wantCache string) {
+		t.Helper()
+		status, h, b := send(t, base, key, body)
+		if status != 200 || h["x-llmrouter-cache"] != wantCache {
+			t.Fatalf("%s: status %d cache %q (want %q): %s", name, status, h["x-llmrouter-cache"], wantCache, b)
+		}
+		ids[name] = h["x-request-id"]
+	}
+	do("routed miss", env["KEY_A"], msg("auto", secretPrompt), llm.CacheMiss)
+	do("exact hit", env["KEY_A"], msg("auto", secretPrompt), llm.CacheExact)
+	deadline := time.Now().Add(5 * time.Second)
+	for gathered(t, a, "llmrouter_cache_semantic_written_total") < 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond) // semantic entries are written off the hot path
+	}
+	do("semantic hit", env["KEY_A"], msg("auto", secretPrompt+"."), llm.CacheSemantic)
+	do("failover", env["KEY_B"], msg("chat", "tell tenant b a story about failover"), llm.CacheMiss)
+
+	get := func(key, query string) (int, logPage) {
+		t.Helper()
+		status, _, body := call(t, base, "GET", "/admin/requests?"+query, key, "")
+		var p logPage
+		if status == 200 {
+			if err := json.Unmarshal([]byte(body), &p); err != nil {
+				t.Fatalf("%s: %v", body, err)
+			}
+		}
+		return status, p
+	}
+	var all logPage
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if _, all = get(env["ADMIN"], ""); len(all.Data) >= 4 {
+			break
+		}
+	}
+	if len(all.Data) != 4 {
+		t.Fatalf("admin sees %d rows, want 4", len(all.Data))
+	}
+	rows := map[string]logRow{}
+	for _, r := range all.Data {
+		rows[r.RequestID] = r
+	}
+	miss, exact, sem, fo := rows[ids["routed miss"]], rows[ids["exact hit"]], rows[ids["semantic hit"]], rows[ids["failover"]]
+	t.Run("fields", func(t *testing.T) {
+		if miss.Tenant != "a" || miss.API != "chat" || miss.Model != "auto" || miss.Tier == "" || len(miss.Reasons) == 0 ||
+			miss.Cache != llm.CacheMiss || len(miss.Attempts) != 1 || miss.Attempts[0].Outcome != "ok" ||
+			miss.UpstreamModel != "m-good" || miss.InputTokens == 0 || miss.OutputTokens == 0 || miss.CostUSD <= 0 ||
+			miss.Status != 200 || miss.LatencyMillis <= 0 || miss.KeyID == "" {
+			t.Errorf("routed miss row: %+v", miss)
+		}
+		if exact.Cache != llm.CacheExact || len(exact.Attempts) != 0 || exact.CostUSD != 0 || exact.SavedUSD <= 0 {
+			t.Errorf("exact hit row: %+v", exact)
+		}
+		if sem.Cache != llm.CacheSemantic || sem.Similarity < 0.9 || len(sem.Attempts) != 0 || sem.SavedUSD <= 0 {
+			t.Errorf("semantic hit row: %+v", sem)
+		}
+		if fo.Tenant != "b" || fo.Tier != "" || len(fo.Attempts) != 2 || fo.Attempts[0].Provider != "bad" ||
+			fo.Attempts[0].Status != 500 || fo.Attempts[0].Reason != "failover" || fo.Attempts[1].Outcome != "ok" ||
+			fo.Provider != "good" || fo.Status != 200 {
+			t.Errorf("failover row: %+v", fo)
+		}
+	})
+	t.Run("prompt text only when opted in, redacted", func(t *testing.T) {
+		if want := "my key is sk-*** please "; miss.Prompt != want {
+			t.Errorf("opted-in prompt = %q, want %q", miss.Prompt, want)
+		}
+		if fo.Prompt != "" {
+			t.Errorf("tenant b did not opt in, but its row has prompt %q", fo.Prompt)
+		}
+	})
+	t.Run("filters", func(t *testing.T) {
+		for _, tc := range []struct {
+			query string
+			want  []string
+		}{
+			{"cache=exact", []string{ids["exact hit"]}},
+			{"cache=semantic", []string{ids["semantic hit"]}},
+			{"tenant=b", []string{ids["failover"]}},
+			{"model=chat", []string{ids["failover"]}},
+			{"model=m-good&tenant=a&cache=miss", []string{ids["routed miss"]}},
+			{"tier=" + miss.Tier + "&cache=miss", []string{ids["routed miss"]}},
+			{"status=5xx", nil},
+			{"status=200&tenant=b", []string{ids["failover"]}},
+			{"min_cost=0.000001&tenant=a", []string{ids["routed miss"]}},
+			{"q=" + ids["semantic hit"], []string{ids["semantic hit"]}},
+			{"q=BAD", nil},
+			{"from=" + time.Now().Add(time.Hour).UTC().Format(time.RFC3339), nil},
+		} {
+			status, p := get(env["ADMIN"], tc.query)
+			var got []string
+			for _, r := range p.Data {
+				got = append(got, r.RequestID)
+			}
+			if status != 200 || fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("%s: status %d rows %v, want %v", tc.query, status, got, tc.want)
+			}
+		}
+		if status, _ := get(env["ADMIN"], "tier=huge"); status != 400 {
+			t.Errorf("bad tier: status %d, want 400", status)
+		}
+	})
+	t.Run("cursor pagination", func(t *testing.T) {
+		var seen []string
+		q := "limit=3"
+		for i := 0; i < 3; i++ {
+			_, p := get(env["ADMIN"], q)
+			for _, r := range p.Data {
+				seen = append(seen, r.RequestID)
+			}
+			if p.NextCursor == "" {
+				break
+			}
+			q = "limit=3&cursor=" + p.NextCursor
+		}
+		if len(seen) != 4 || fmt.Sprint(seen) != fmt.Sprint(ids4(all.Data)) {
+			t.Errorf("pages = %v, want %v", seen, ids4(all.Data))
+		}
+	})
+	t.Run("a tenant key sees only its own rows", func(t *testing.T) {
+		for _, q := range []string{"", "tenant=a"} {
+			_, p := get(env["KEY_B"], q)
+			if len(p.Data) != 1 || p.Data[0].Tenant != "b" {
+				t.Errorf("tenant b with %q sees %v", q, p.Data)
+			}
+		}
+		if status, _ := get("wrong-key-000000", ""); status != 401 {
+			t.Errorf("bad key: %d", status)
+		}
+	})
+}
+
+func ids4(rows []logRow) []string {
+	var out []string
+	for _, r := range rows {
+		out = append(out, r.RequestID)
 	}
 	return out
 }
