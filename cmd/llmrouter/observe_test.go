@@ -322,7 +322,7 @@ cache:
   semantic: {enabled: true}
   embedder: {type: lexical}
 prices:
-  m-good: {input: 1000000, output: 2000000}
+  m-good: {input: 3, output: 15}
 request_log: {flush_interval: 10ms}
 `, bad.URL, good.URL, chain, chain, chain), env)
 
@@ -458,6 +458,9 @@ request_log: {flush_interval: 10ms}
 		if status, _ := get("wrong-key-000000", ""); status != 401 {
 			t.Errorf("bad key: %d", status)
 		}
+	})
+	t.Run("the dashboard's Requests view in headless Chromium", func(t *testing.T) {
+		checkRequestsView(t, base, env["ADMIN"], fo)
 	})
 }
 
