@@ -42,7 +42,9 @@ type Config struct {
 // OTEL_EXPORTER_OTLP_* variables (endpoint, protocol, headers) apply to
 // what is not set here.
 type Tracing struct {
-	// Enabled turns tracing on. Default false: no spans, no cost.
+	// Enabled turns tracing on. Default false: no spans, no cost. Setting
+	// OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+	// turns it on too, unless OTEL_SDK_DISABLED=true.
 	Enabled bool `yaml:"enabled"`
 	// Endpoint is the collector URL, e.g. http://localhost:4318 (OTLP/HTTP)
 	// or http://localhost:4317 (gRPC). "" uses OTEL_EXPORTER_OTLP_ENDPOINT,

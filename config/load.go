@@ -225,6 +225,10 @@ func applyDefaults(c *Config) {
 // resolveEnv reads every env reference. Missing variables are reported by
 // validate, which sees the same getenv.
 func resolveEnv(c *Config, getenv func(string) string) {
+	if (getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "") &&
+		!strings.EqualFold(getenv("OTEL_SDK_DISABLED"), "true") {
+		c.Tracing.Enabled = true
+	}
 	for i := range c.Auth.Keys {
 		if k := &c.Auth.Keys[i]; k.KeyEnv != "" {
 			k.Key = getenv(k.KeyEnv)

@@ -243,4 +243,5 @@ $TUNE_NOGUARD
 $PGB
 \`\`\`
 MD
+scripts/bench/tracing.sh >> "$OUT" # issue 15: cost of tracing when on
 log "wrote $OUT"

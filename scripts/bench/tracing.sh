@@ -9,11 +9,12 @@ COUNT="${COUNT:-5}"
 N="${N:-3000x}"
 OUT=$(go test -run '^$' -bench '^BenchmarkTracing$' -benchtime="$N" -count="$COUNT" ./cmd/llmrouter 2>&1)
 echo "$OUT" | grep -q '^ok' || { echo "$OUT" >&2; exit 1; }
-echo "## Tracing cost (OpenTelemetry, OTLP/HTTP to an in-process receiver)"
+echo "## Tracing cost (OpenTelemetry over OTLP/HTTP)"
 echo
 echo "One non-streamed chat request through the wired graph over loopback (exact cache on, every"
-echo "request a miss, request log in memory), $COUNT runs of $N each, medians; the receiver"
-echo "decodes the exports in the same process, so \"sampled\" includes its CPU."
+echo "request a miss, request log in memory), $COUNT runs of $N each, medians. \"sampled\" exports"
+echo "every span over OTLP/HTTP to an in-process collector that discards them; the proxy, its"
+echo "upstream and the client share the same cores, so the batch exporter's CPU is in the figure."
 echo
 echo "$OUT" | awk '
 /^BenchmarkTracing\// {
