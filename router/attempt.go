@@ -57,7 +57,7 @@ func (f *failover) endAttempt(a *attemptRec, err error, final bool) {
 		at.Outcome, at.Status = e.Kind.String(), e.Status
 		switch {
 		case final:
-		case f.pos < len(f.targets) && f.targets[f.pos] == a.t && f.tries < f.s.opts.Retry.MaxAttemptsPerTarget:
+		case f.pos < len(f.targets) && f.targets[f.pos] == a.t && f.tries >= 0: // moveOn sets tries < 0
 			at.Reason = "retry"
 		default:
 			at.Reason = "failover"
