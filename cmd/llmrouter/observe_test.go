@@ -240,6 +240,41 @@ tracing: {enabled: true, endpoint: "%s", protocol: http/protobuf}
 	if g := goodH.all(); len(g) != 1 || g[0] != "00-"+traceID+"-"+hex.EncodeToString(okSpan.SpanId)+"-01" {
 		t.Errorf("good upstream traceparent = %v, want its attempt span %x as parent", g, okSpan.SpanId)
 	}
+
+	// A stream gets a relay span, and its request-log row a time to first token.
+	const streamTrace = "5bf92f3577b34da6a3ce929d0e0e4737"
+	status, h, body = send(t, base, "", `{"model":"auto","stream":true,"messages":[{"role":"user","content":"stream it"}]}`,
+		"traceparent", "00-"+streamTrace+"-"+parentID+"-01")
+	if status != 200 || !strings.Contains(body, "[DONE]") {
+		t.Fatalf("stream: %d %s", status, body)
+	}
+	if err := a.tracer.ForceFlush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var relay *tracepb.Span
+	for _, s := range rcv.trace(streamTrace) {
+		if s.Name == llm.SpanStreamRelay {
+			relay = s
+		}
+	}
+	if relay == nil {
+		t.Fatalf("no %s span in %v", llm.SpanStreamRelay, names(rcv.trace(streamTrace)))
+	}
+	if ev, _ := attr(relay, "llmrouter.events"); ev == "" || ev == "0" {
+		t.Errorf("relay span events = %q", ev)
+	}
+	var row logRow
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && row.RequestID == ""; time.Sleep(10 * time.Millisecond) {
+		_, _, b := call(t, base, "GET", "/admin/requests?q="+h["x-request-id"], "", "")
+		var p logPage
+		_ = json.Unmarshal([]byte(b), &p)
+		if len(p.Data) == 1 {
+			row = p.Data[0]
+		}
+	}
+	if !row.Stream || row.TTFTMillis <= 0 || row.TraceID != streamTrace || len(row.Attempts) != 3 {
+		t.Errorf("stream row: %+v", row)
+	}
 }
 
 // send POSTs a chat body with extra request headers (name, value pairs)
