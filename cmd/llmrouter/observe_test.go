@@ -162,7 +162,8 @@ tracing: {enabled: true, endpoint: "%s", protocol: http/protobuf}
 	if status != 200 {
 		t.Fatalf("status %d: %s", status, body)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// Generous: a loaded CI machine may be slow to export.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := a.tracer.ForceFlush(ctx); err != nil {
 		t.Fatal(err)
