@@ -31,7 +31,60 @@ type Config struct {
 	Prices map[string]Price `yaml:"prices"`
 	// Usage configures the in-memory usage ledger.
 	Usage Usage `yaml:"usage"`
+	// Tracing exports OpenTelemetry traces over OTLP. Off by default.
+	Tracing Tracing `yaml:"tracing"`
+	// RequestLog keeps one row per request for GET /admin/requests and the
+	// dashboard's Requests view.
+	RequestLog RequestLog `yaml:"request_log"`
 }
+
+// Tracing configures OpenTelemetry trace export. The standard
+// OTEL_EXPORTER_OTLP_* variables (endpoint, protocol, headers) apply to
+// what is not set here.
+type Tracing struct {
+	// Enabled turns tracing on. Default false: no spans, no cost. Setting
+	// OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+	// turns it on too, unless OTEL_SDK_DISABLED=true.
+	Enabled bool `yaml:"enabled"`
+	// Endpoint is the collector URL, e.g. http://localhost:4318 (OTLP/HTTP)
+	// or http://localhost:4317 (gRPC). "" uses OTEL_EXPORTER_OTLP_ENDPOINT,
+	// else localhost.
+	Endpoint string `yaml:"endpoint"`
+	// Protocol is "http/protobuf" or "grpc". "" uses
+	// OTEL_EXPORTER_OTLP_PROTOCOL, else "http/protobuf".
+	Protocol string `yaml:"protocol"`
+	// SampleRatio is the fraction of new traces recorded, in (0, 1].
+	// Requests arriving with a sampled traceparent are always recorded.
+	// Default 1.
+	SampleRatio float64 `yaml:"sample_ratio"`
+	// ServiceName is the service.name of the spans. Default "llmrouter".
+	ServiceName string `yaml:"service_name"`
+	// CaptureContent adds prompt and answer text to spans: a debug option;
+	// prompts are user data. Default false.
+	CaptureContent bool `yaml:"capture_content"`
+}
+
+// RequestLog configures the request log. With a database it is the
+// request_log table; without, an in-memory ring of MaxRows rows.
+type RequestLog struct {
+	// Enabled keeps the log. Default true.
+	Enabled *bool `yaml:"enabled"`
+	// MaxRows bounds the in-memory log (no database). Default 10000.
+	MaxRows int `yaml:"max_rows"`
+	// QueueSize bounds rows waiting to be written; beyond it rows are
+	// dropped and counted. Default 4096.
+	QueueSize int `yaml:"queue_size"`
+	// BatchSize is the most rows written with one COPY. Default 256.
+	BatchSize int `yaml:"batch_size"`
+	// FlushInterval is the longest a row waits to be written. Default 1s.
+	FlushInterval time.Duration `yaml:"flush_interval"`
+	// Retention deletes rows older than this. Default 720h (30 days);
+	// "0s" keeps them.
+	Retention *time.Duration `yaml:"retention"`
+}
+
+// On reports whether the request log is kept.
+func (r RequestLog) On() bool { return r.Enabled == nil || *r.Enabled }
 
 // Server configures the fasthttp listener. Sizes are bytes, durations Go
 // duration strings ("10s", "1m30s").
@@ -152,6 +205,10 @@ type Key struct {
 	// MaxTier caps the tier of this tenant's auto requests: small, medium or
 	// large. Default "" (no cap).
 	MaxTier string `yaml:"max_tier"`
+	// LogPromptChars > 0 stores the first N characters of the last user
+	// message, redacted, in this key's request-log rows. Default 0: no
+	// prompt text is stored.
+	LogPromptChars int `yaml:"log_prompt_chars"`
 
 	// Key is the key's value, read from KeyEnv by Load; "" when KeySHA256
 	// is used. Never logged.

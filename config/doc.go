@@ -50,6 +50,7 @@
 //	      key_sha256: "<64 hex>"   # sha256 of the key (exactly one of the two)
 //	      allow_tier_override: false  # may send x-llmrouter-tier
 //	      max_tier: ""             # small | medium | large cap; "" = none
+//	      log_prompt_chars: 0      # >0: request log keeps this many prompt chars, redacted
 //	  admin_keys: []               # same shape; may call /admin/*
 //	providers:                     # required, at least one; names unique
 //	  - name: openai               # required
@@ -166,4 +167,18 @@
 //	usage:
 //	  queue_size: 4096             # usage records waiting; beyond: dropped and counted
 //	  max_rows: 100000             # (tenant, model, day) ledger rows; oldest day evicted
+//	tracing:                       # OpenTelemetry over OTLP; OTEL_EXPORTER_OTLP_* apply too
+//	  enabled: false
+//	  endpoint: ""                 # http://localhost:4318 (http/protobuf) or :4317 (grpc)
+//	  protocol: ""                 # http/protobuf | grpc; "" = OTEL_EXPORTER_OTLP_PROTOCOL or http
+//	  sample_ratio: 1              # new traces kept; a sampled incoming traceparent always is
+//	  service_name: llmrouter
+//	  capture_content: false       # debug only: prompt and answer text on spans
+//	request_log:                   # one row per request: /admin/requests, /dashboard/requests
+//	  enabled: true
+//	  max_rows: 10000              # in-memory ring when there is no database
+//	  queue_size: 4096             # rows waiting; beyond: dropped and counted
+//	  batch_size: 256              # rows per COPY
+//	  flush_interval: 1s
+//	  retention: 720h              # rows older are deleted; 0s keeps them
 package config

@@ -77,6 +77,13 @@ type exchange struct {
 	err           *llm.Error
 	events        int
 	prompt        string // only with DebugLogPrompts
+
+	ctx     context.Context // the request's trace context; nil when tracing is off
+	span    llm.Span        // the request's server span (zero when off)
+	ttft    time.Duration   // streams: until the first chunk was written
+	keyID   string
+	snippet string // opted-in, redacted prompt prefix for the request log
+	answer  string // only with TraceContent (unary)
 }
 
 // Handler returns the request handler (the server's; exposed for tests).
@@ -125,6 +132,14 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	case "/dashboard", "/dashboard/":
 		if s.allow(ctx, method, fasthttp.MethodGet) {
 			s.dashboard(ctx)
+		}
+	case "/dashboard/requests":
+		if s.allow(ctx, method, fasthttp.MethodGet) {
+			s.requestsPage(ctx)
+		}
+	case "/admin/requests":
+		if s.allow(ctx, method, fasthttp.MethodGet) {
+			s.adminRequests(ctx)
 		}
 	case "/admin/cache/invalidate":
 		if s.allow(ctx, method, fasthttp.MethodPost) {
@@ -215,6 +230,9 @@ type apiHandler func(ctx *fasthttp.RequestCtx, x *exchange, p *principal) (finis
 func (s *Server) api(ctx *fasthttp.RequestCtx, route string, h apiHandler) {
 	x := &exchange{start: time.Now(), route: route, requestID: s.requestID(ctx), meta: &llm.Meta{}}
 	ctx.Response.Header.SetBytesK(hdrRequestID, x.requestID)
+	if s.o.Tracer != nil {
+		s.startTrace(ctx, x)
+	}
 	held := false
 	defer func() {
 		v := recover()
@@ -239,7 +257,7 @@ func (s *Server) api(ctx *fasthttp.RequestCtx, route string, h apiHandler) {
 		s.finish(x)
 		return
 	}
-	x.tenant = p.tenant
+	x.tenant, x.keyID = p.tenant, p.keyID
 	n := s.inFlight.Add(1)
 	s.m.inFlight.Inc()
 	if s.o.MaxConcurrency > 0 && n > int64(s.o.MaxConcurrency) {
@@ -287,6 +305,10 @@ func (s *Server) finish(x *exchange) {
 	elapsed := time.Since(x.start)
 	mv := x.meta.Values()
 	s.m.observe(x, &mv, elapsed)
+	traceID := s.endTrace(x, &mv)
+	if s.o.RequestLog != nil && logged(x.route) {
+		s.o.RequestLog(requestRecord(x, &mv, elapsed, traceID))
+	}
 	if x.err != nil && upstreamAuthFailure(x.err) {
 		s.log.LogAttrs(context.Background(), slog.LevelError, "upstream rejected the proxy's provider key",
 			slog.String("request_id", x.requestID), slog.String("provider", x.err.Provider),
@@ -319,6 +341,9 @@ func (s *Server) finish(x *exchange) {
 		if mv.Session != "" {
 			attrs = append(attrs, slog.String("session", mv.Session))
 		}
+	}
+	if traceID != "" {
+		attrs = append(attrs, slog.String("trace_id", traceID))
 	}
 	if x.usage != nil {
 		attrs = append(attrs, slog.Int("prompt_tokens", x.usage.PromptTokens),
@@ -382,6 +407,12 @@ func (s *Server) prepare(ctx *fasthttp.RequestCtx, x *exchange, p *principal, r 
 	if s.o.DebugLogPrompts {
 		x.prompt = r.LastUserText()
 	}
+	if p.promptChars > 0 && s.o.RequestLog != nil {
+		x.snippet = firstChars(llm.Redact(r.LastUserText()), p.promptChars)
+	}
+	if s.o.TraceContent && x.span.Recording() {
+		x.span.SetString("llmrouter.prompt", r.LastUserText())
+	}
 	return nil
 }
 
@@ -436,12 +467,17 @@ func writeJSON(ctx *fasthttp.RequestCtx, v any) error {
 	return enc.Encode(v)
 }
 
-// budget returns a request context derived from the server's base context.
-func (s *Server) budget(stream bool) (context.Context, context.CancelFunc) {
-	if stream {
-		return context.WithTimeout(s.base, s.o.StreamTimeout)
+// budget returns a request context derived from the server's base context
+// (through x's trace context when tracing is on).
+func (s *Server) budget(x *exchange, stream bool) (context.Context, context.CancelFunc) {
+	parent := s.base
+	if x.ctx != nil {
+		parent = x.ctx
 	}
-	return context.WithTimeout(s.base, s.o.RequestTimeout)
+	if stream {
+		return context.WithTimeout(parent, s.o.StreamTimeout)
+	}
+	return context.WithTimeout(parent, s.o.RequestTimeout)
 }
 
 // chat serves POST /v1/chat/completions.
@@ -466,7 +502,7 @@ func (s *Server) chat(ctx *fasthttp.RequestCtx, x *exchange, p *principal) bool 
 // completeUnary answers a non-streamed request: the call within the request
 // budget, the x-llmrouter-* headers, then the answer as shape(resp) JSON.
 func (s *Server) completeUnary(ctx *fasthttp.RequestCtx, x *exchange, r *llm.Request, shape func(*llm.Response) any) bool {
-	cctx, cancel := s.budget(false)
+	cctx, cancel := s.budget(x, false)
 	resp, err := s.completer.Complete(cctx, r)
 	cancel()
 	mv := x.meta.Values()
@@ -476,6 +512,9 @@ func (s *Server) completeUnary(ctx *fasthttp.RequestCtx, x *exchange, r *llm.Req
 	}
 	x.usage = resp.Usage
 	x.upstreamModel = resp.Model
+	if s.o.TraceContent && x.span.Recording() && len(resp.Choices) > 0 {
+		x.answer = resp.Choices[0].Message.Content.Text()
+	}
 	if err := writeJSON(ctx, shape(resp)); err != nil {
 		ctx.ResetBody()
 		return s.fail(ctx, x, &llm.Error{Kind: llm.KindInternal, Message: "could not encode the answer", Err: err})

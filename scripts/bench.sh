@@ -244,4 +244,5 @@ $PGB
 \`\`\`
 MD
 scripts/bench/microbatch.sh >> "$OUT" # issue 13: micro-batching, own section
+scripts/bench/tracing.sh >> "$OUT" # issue 15: cost of tracing when on
 log "wrote $OUT"

@@ -27,8 +27,10 @@ import (
 	"llmrouter/provider/simulator"
 	"llmrouter/provider/transport"
 	"llmrouter/proxy"
+	"llmrouter/reqlog"
 	"llmrouter/router"
 	"llmrouter/router/classifier"
+	"llmrouter/tracing"
 	"llmrouter/usage"
 )
 
@@ -58,6 +60,8 @@ type app struct {
 	proxy      *proxy.Server
 	// batches runs /v1/batches jobs through the same chain as live requests.
 	batches *batch.Service
+	tracer  *tracing.Tracer // nil when tracing is off
+	reqlog  *reqlog.Log     // nil when the request log is off
 }
 
 // providerEntry is a provider client and the config it was built from, so a
@@ -162,6 +166,9 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 	}
 	a.batches.Start()
 	popts.Batches = a.batches
+	if err := a.buildObservability(ctx, cfg, &popts); err != nil {
+		return nil, err
+	}
 	if a.proxy, err = proxy.New(popts); err != nil {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
@@ -488,7 +495,7 @@ func authOptions(a config.Auth) (proxy.AuthOptions, error) {
 	keys := func(ks []config.Key) ([]proxy.Key, error) {
 		out := make([]proxy.Key, 0, len(ks))
 		for _, k := range ks {
-			pk := proxy.Key{Tenant: k.Tenant, Value: k.Key, AllowTierOverride: k.AllowTierOverride}
+			pk := proxy.Key{Tenant: k.Tenant, Value: k.Key, AllowTierOverride: k.AllowTierOverride, LogPromptChars: k.LogPromptChars}
 			if k.KeySHA256 != "" {
 				pk.Value = "sha256:" + strings.TrimPrefix(strings.ToLower(k.KeySHA256), "sha256:")
 			}
@@ -743,6 +750,14 @@ func (a *app) close() error {
 	}
 	if a.usage != nil {
 		errs = append(errs, a.usage.Close())
+	}
+	if a.reqlog != nil {
+		errs = append(errs, a.reqlog.Close())
+	}
+	if a.tracer != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		errs = append(errs, a.tracer.Shutdown(ctx))
+		cancel()
 	}
 	if a.cache != nil {
 		errs = append(errs, a.cache.Close())
