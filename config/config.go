@@ -35,6 +35,11 @@ type Config struct {
 	// Governance configures budgets and rate limits (virtual keys carry
 	// their own; see POST /admin/keys).
 	Governance Governance `yaml:"governance"`
+	// Tracing exports OpenTelemetry traces over OTLP. Off by default.
+	Tracing Tracing `yaml:"tracing"`
+	// RequestLog keeps one row per request for GET /admin/requests and the
+	// dashboard's Requests view.
+	RequestLog RequestLog `yaml:"request_log"`
 }
 
 // Governance configures budgets and the background synchronisation that
@@ -56,6 +61,54 @@ type TenantBudget struct {
 	DailyUSD   float64 `yaml:"daily_usd"`
 	MonthlyUSD float64 `yaml:"monthly_usd"`
 }
+
+// Tracing configures OpenTelemetry trace export. The standard
+// OTEL_EXPORTER_OTLP_* variables (endpoint, protocol, headers) apply to
+// what is not set here.
+type Tracing struct {
+	// Enabled turns tracing on. Default false: no spans, no cost. Setting
+	// OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+	// turns it on too, unless OTEL_SDK_DISABLED=true.
+	Enabled bool `yaml:"enabled"`
+	// Endpoint is the collector URL, e.g. http://localhost:4318 (OTLP/HTTP)
+	// or http://localhost:4317 (gRPC). "" uses OTEL_EXPORTER_OTLP_ENDPOINT,
+	// else localhost.
+	Endpoint string `yaml:"endpoint"`
+	// Protocol is "http/protobuf" or "grpc". "" uses
+	// OTEL_EXPORTER_OTLP_PROTOCOL, else "http/protobuf".
+	Protocol string `yaml:"protocol"`
+	// SampleRatio is the fraction of new traces recorded, in (0, 1].
+	// Requests arriving with a sampled traceparent are always recorded.
+	// Default 1.
+	SampleRatio float64 `yaml:"sample_ratio"`
+	// ServiceName is the service.name of the spans. Default "llmrouter".
+	ServiceName string `yaml:"service_name"`
+	// CaptureContent adds prompt and answer text to spans: a debug option;
+	// prompts are user data. Default false.
+	CaptureContent bool `yaml:"capture_content"`
+}
+
+// RequestLog configures the request log. With a database it is the
+// request_log table; without, an in-memory ring of MaxRows rows.
+type RequestLog struct {
+	// Enabled keeps the log. Default true.
+	Enabled *bool `yaml:"enabled"`
+	// MaxRows bounds the in-memory log (no database). Default 10000.
+	MaxRows int `yaml:"max_rows"`
+	// QueueSize bounds rows waiting to be written; beyond it rows are
+	// dropped and counted. Default 4096.
+	QueueSize int `yaml:"queue_size"`
+	// BatchSize is the most rows written with one COPY. Default 256.
+	BatchSize int `yaml:"batch_size"`
+	// FlushInterval is the longest a row waits to be written. Default 1s.
+	FlushInterval time.Duration `yaml:"flush_interval"`
+	// Retention deletes rows older than this. Default 720h (30 days);
+	// "0s" keeps them.
+	Retention *time.Duration `yaml:"retention"`
+}
+
+// On reports whether the request log is kept.
+func (r RequestLog) On() bool { return r.Enabled == nil || *r.Enabled }
 
 // Server configures the fasthttp listener. Sizes are bytes, durations Go
 // duration strings ("10s", "1m30s").
@@ -176,6 +229,10 @@ type Key struct {
 	// MaxTier caps the tier of this tenant's auto requests: small, medium or
 	// large. Default "" (no cap).
 	MaxTier string `yaml:"max_tier"`
+	// LogPromptChars > 0 stores the first N characters of the last user
+	// message, redacted, in this key's request-log rows. Default 0: no
+	// prompt text is stored.
+	LogPromptChars int `yaml:"log_prompt_chars"`
 
 	// Key is the key's value, read from KeyEnv by Load; "" when KeySHA256
 	// is used. Never logged.
@@ -292,6 +349,10 @@ type Target struct {
 	// context-length error may move to a target with a larger one. 0
 	// (default) means unknown.
 	ContextWindow int `yaml:"context_window"`
+	// PromptArrays marks an OpenAI-compatible target whose /v1/completions
+	// accepts a prompt array (vLLM, TGI, OpenAI): legacy completions routed
+	// to it may be micro-batched (routing.micro_batch). Default false.
+	PromptArrays bool `yaml:"prompt_arrays"`
 	// FirstTokenTimeout bounds the wait for this target's first streamed
 	// token; past it the next target is asked, invisibly to the client.
 	// 0 (default) means routing.retry.first_token_timeout.
@@ -303,6 +364,22 @@ type Target struct {
 	// fields inherit. A provider/model pair listed in several chains must
 	// have the same breaker settings everywhere.
 	Breaker *Breaker `yaml:"breaker"`
+}
+
+// MicroBatch configures synchronous micro-batching of client
+// /v1/embeddings requests and of /v1/completions on prompt_arrays targets:
+// requests with the same tenant, model, tier and parameters that arrive
+// within window are sent as one upstream call. Chat completions are never
+// micro-batched: no provider answers several conversations in one call.
+type MicroBatch struct {
+	// MaxItems sends a batch once it holds this many requests. Default 16;
+	// 0 or 1 turns micro-batching off.
+	MaxItems *int `yaml:"max_items"`
+	// Window is the longest a request waits for others. Default 5ms (an
+	// interactive budget); 0 turns micro-batching off. At most 100ms.
+	Window *time.Duration `yaml:"window"`
+	// MaxTokens bounds a batch's estimated input tokens. Default 8192.
+	MaxTokens int `yaml:"max_tokens"`
 }
 
 // Tier names, as used in routing.tiers, routing.default_tier, max_tier and
@@ -343,6 +420,8 @@ type Routing struct {
 	// StreamIdleTimeout ends a routed stream whose upstream sends nothing
 	// for that long; the stall counts as an upstream failure. Default 30s.
 	StreamIdleTimeout time.Duration `yaml:"stream_idle_timeout"`
+	// MicroBatch merges small embeddings and legacy completions requests.
+	MicroBatch MicroBatch `yaml:"micro_batch"`
 	// AliasRetry overrides routing.retry for every target of the named
 	// models entries (pinned aliases); a target's own retry wins over it.
 	AliasRetry map[string]Retry `yaml:"alias_retry"`
@@ -391,8 +470,51 @@ type Classifier struct {
 	Thresholds []float64 `yaml:"thresholds"`
 	// Weights overrides the weights of named complexity signals; signals
 	// not listed keep the classifier's defaults. The classifier rejects
-	// unknown names at start-up.
+	// unknown names at start-up. Used by the hand model only.
 	Weights map[string]float64 `yaml:"weights"`
+	// Model is the scorer: "learned" (default; the model fitted on the
+	// shared MMLU routing data and embedded in the binary), "hand" (the
+	// fifteen hand-weighted signals used before), or the path of a weights
+	// file written by llmrouter router fit.
+	Model string `yaml:"model"`
+	// Target derives the learned model's thresholds from its held-out
+	// cost-quality curve when Thresholds is omitted. Default keep_quality
+	// 0.95, large_share 0.05. Ignored by the hand model.
+	Target ClassifierTarget `yaml:"target"`
+	// Session keeps a conversation on its tier (learned and hand models).
+	Session Session `yaml:"session"`
+}
+
+// ClassifierTarget is what the tier thresholds are derived from. Set at
+// most one of KeepQuality and StrongShare.
+type ClassifierTarget struct {
+	// KeepQuality, in (0, 1]: keep this share of the strong model's quality
+	// with the fewest prompts above small.
+	KeepQuality float64 `yaml:"keep_quality"`
+	// StrongShare, in [0, 1]: send this share of prompts above small.
+	StrongShare float64 `yaml:"strong_share"`
+	// LargeShare, in [0, 1]: the share of prompts the large head ranks
+	// hardest (the medium model likely fails too) goes to large. Default
+	// 0.05.
+	LargeShare float64 `yaml:"large_share"`
+}
+
+// Session configures conversation stickiness: a conversation (same user
+// field, x-session-id header, or system prompt plus first user turn) keeps
+// its tier, never moves down, and moves up only when a turn scores clearly
+// higher.
+type Session struct {
+	// Disabled turns stickiness off: every turn is routed on its own.
+	Disabled bool `yaml:"disabled"`
+	// Margin is how far (in score units) above the next tier's threshold a
+	// turn must score to move the conversation up; it grows with the prompt
+	// cache discount the move would lose. Default 0.5.
+	Margin float64 `yaml:"margin"`
+	// TTL forgets a conversation idle for this long. Default 30m.
+	TTL time.Duration `yaml:"ttl"`
+	// MaxSessions bounds the in-memory session table (least recently used
+	// evicted). Default 100000.
+	MaxSessions int `yaml:"max_sessions"`
 }
 
 // Breaker configures the per-target circuit breakers.

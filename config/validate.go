@@ -68,6 +68,20 @@ func validate(c *Config, getenv func(string) string) error {
 		ck.price("governance.tenants."+name+".daily_usd", b.DailyUSD)
 		ck.price("governance.tenants."+name+".monthly_usd", b.MonthlyUSD)
 	}
+	ck.unit("tracing.sample_ratio", c.Tracing.SampleRatio)
+	if c.Tracing.Protocol != "" {
+		ck.oneOf("tracing.protocol", c.Tracing.Protocol, "http/protobuf", "grpc")
+	}
+	if c.Tracing.Endpoint != "" {
+		ck.httpURL("tracing.endpoint", c.Tracing.Endpoint)
+	}
+	ck.positive("request_log.max_rows", c.RequestLog.MaxRows)
+	ck.positive("request_log.queue_size", c.RequestLog.QueueSize)
+	ck.positive("request_log.batch_size", c.RequestLog.BatchSize)
+	ck.duration("request_log.flush_interval", c.RequestLog.FlushInterval)
+	if r := c.RequestLog.Retention; r != nil && *r < 0 {
+		ck.add("request_log.retention", "must not be negative, got %s", *r)
+	}
 	if len(ck.problems) > 0 {
 		return &ValidationError{Problems: ck.problems}
 	}
@@ -126,6 +140,9 @@ func (ck *checker) keys(base string, keys []Key) {
 		path := fmt.Sprintf("%s[%d]", base, i)
 		if strings.TrimSpace(k.Tenant) == "" {
 			ck.add(path+".tenant", "is required")
+		}
+		if k.LogPromptChars < 0 {
+			ck.add(path+".log_prompt_chars", "must not be negative, got %d", k.LogPromptChars)
 		}
 		switch {
 		case k.KeyEnv == "" && k.KeySHA256 == "":
@@ -367,9 +384,31 @@ func (ck *checker) routing(c *Config, providers map[string]bool) {
 		switch {
 		case len(cl.Thresholds) != 2:
 			ck.add("routing.classifier.thresholds", "must be two numbers [small|medium, medium|large], got %d", len(cl.Thresholds))
-		case !finite(cl.Thresholds[0]) || !finite(cl.Thresholds[1]) || cl.Thresholds[0] >= cl.Thresholds[1]:
-			ck.add("routing.classifier.thresholds", "must be finite and increasing, got %v", cl.Thresholds)
+		case !finite(cl.Thresholds[0]) || !finite(cl.Thresholds[1]):
+			ck.add("routing.classifier.thresholds", "must be finite, got %v", cl.Thresholds)
+		case cl.Model == "hand" && cl.Thresholds[0] >= cl.Thresholds[1]:
+			ck.add("routing.classifier.thresholds", "must be increasing with the hand model, got %v", cl.Thresholds)
 		}
+	}
+	if cl.Target.KeepQuality != 0 && cl.Target.StrongShare != 0 {
+		ck.add("routing.classifier.target", "set keep_quality or strong_share, not both")
+	}
+	if q := cl.Target.KeepQuality; q != 0 && !(q > 0 && q <= 1) {
+		ck.add("routing.classifier.target.keep_quality", "must be in (0, 1], got %v", q)
+	}
+	for name, v := range map[string]float64{"strong_share": cl.Target.StrongShare, "large_share": cl.Target.LargeShare} {
+		if !(v >= 0 && v <= 1) {
+			ck.add("routing.classifier.target."+name, "must be in [0, 1], got %v", v)
+		}
+	}
+	if cl.Session.Margin < 0 || !finite(cl.Session.Margin) {
+		ck.add("routing.classifier.session.margin", "must be a finite number >= 0")
+	}
+	if cl.Session.TTL < 0 {
+		ck.add("routing.classifier.session.ttl", "must not be negative")
+	}
+	if cl.Session.MaxSessions < 0 {
+		ck.add("routing.classifier.session.max_sessions", "must not be negative")
 	}
 	for _, w := range sortedKeys(cl.Weights) {
 		if !finite(cl.Weights[w]) {
@@ -410,6 +449,15 @@ func (ck *checker) routing(c *Config, providers map[string]bool) {
 	ck.positive("routing.idempotency.max_entries", r.Idempotency.MaxEntries)
 	ck.duration("routing.stream_idle_timeout", r.StreamIdleTimeout)
 	ck.duration("routing.request_timeout", r.RequestTimeout)
+	if mb := r.MicroBatch; mb.MaxItems != nil && mb.Window != nil {
+		if *mb.MaxItems < 0 {
+			ck.add("routing.micro_batch.max_items", "must not be negative")
+		}
+		if *mb.Window < 0 || *mb.Window > 100*time.Millisecond {
+			ck.add("routing.micro_batch.window", "must be between 0 (off) and 100ms")
+		}
+		ck.positive("routing.micro_batch.max_tokens", mb.MaxTokens)
+	}
 }
 
 func (ck *checker) cache(c *Config) {

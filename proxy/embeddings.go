@@ -120,7 +120,7 @@ func (s *Server) embeddings(ctx *fasthttp.RequestCtx, x *exchange, p *principal)
 	if e := s.admit(p, r.Model); e != nil {
 		return s.fail(ctx, x, e)
 	}
-	cctx, cancel := s.budget(false)
+	cctx, cancel := s.budget(x, false)
 	resp, err := s.embedder.Embed(cctx, r)
 	cancel()
 	mv := x.meta.Values()

@@ -32,6 +32,8 @@ var (
 	hdrOutCache        = []byte("x-llmrouter-cache")
 	hdrOutSimilarity   = []byte("x-llmrouter-similarity")
 	hdrOutCost         = []byte("x-llmrouter-cost-usd")
+	hdrOutSession      = []byte("x-llmrouter-session")
+	hdrSessionID       = []byte("x-session-id")
 	hdrCacheControl    = []byte("Cache-Control")
 	hdrConnection      = []byte("Connection")
 	hdrAccelBuffering  = []byte("X-Accel-Buffering")
@@ -58,6 +60,7 @@ const (
 	routeAdminUsage  = "admin_usage"
 	routeAdminKeys   = "admin_keys"
 	routeUnknown     = "unknown"
+	routeBatches     = "batches"
 )
 
 // exchange is the per-request record that ends up in the log line and the
@@ -76,6 +79,13 @@ type exchange struct {
 	err           *llm.Error
 	events        int
 	prompt        string // only with DebugLogPrompts
+
+	ctx     context.Context // the request's trace context; nil when tracing is off
+	span    llm.Span        // the request's server span (zero when off)
+	ttft    time.Duration   // streams: until the first chunk was written
+	keyID   string
+	snippet string // opted-in, redacted prompt prefix for the request log
+	answer  string // only with TraceContent (unary)
 }
 
 // Handler returns the request handler (the server's; exposed for tests).
@@ -127,6 +137,14 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		}
 	case "/admin/keys":
 		s.adminKeys(ctx, "")
+	case "/dashboard/requests":
+		if s.allow(ctx, method, fasthttp.MethodGet) {
+			s.requestsPage(ctx)
+		}
+	case "/admin/requests":
+		if s.allow(ctx, method, fasthttp.MethodGet) {
+			s.adminRequests(ctx)
+		}
 	case "/admin/cache/invalidate":
 		if s.allow(ctx, method, fasthttp.MethodPost) {
 			s.invalidate(ctx)
@@ -140,6 +158,10 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 			if s.allow(ctx, method, fasthttp.MethodGet) {
 				s.dashboard(ctx)
 			}
+			return
+		}
+		if s.o.Batches != nil && isBatchPath(path) {
+			s.api(ctx, routeBatches, s.batches)
 			return
 		}
 		if bytes.HasPrefix(path, []byte("/v1/models/")) && len(path) > len("/v1/models/") {
@@ -180,7 +202,7 @@ func (s *Server) allow(ctx *fasthttp.RequestCtx, method []byte, want string) boo
 func (s *Server) routeConfig(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 	uri := h.RequestURI()
 	if bytes.HasPrefix(uri, []byte("/v1/chat/")) || bytes.HasPrefix(uri, []byte("/v1/completions")) ||
-		bytes.HasPrefix(uri, []byte("/v1/embeddings")) {
+		bytes.HasPrefix(uri, []byte("/v1/embeddings")) || bytes.HasPrefix(uri, []byte("/v1/files")) {
 		return fasthttp.RequestConfig{MaxRequestBodySize: s.o.MaxBodyBytes}
 	}
 	return fasthttp.RequestConfig{MaxRequestBodySize: min(smallBodyBytes, s.o.MaxBodyBytes)}
@@ -222,6 +244,9 @@ type apiHandler func(ctx *fasthttp.RequestCtx, x *exchange, p *principal) (finis
 func (s *Server) api(ctx *fasthttp.RequestCtx, route string, h apiHandler) {
 	x := &exchange{start: time.Now(), route: route, requestID: s.requestID(ctx), meta: &llm.Meta{}}
 	ctx.Response.Header.SetBytesK(hdrRequestID, x.requestID)
+	if s.o.Tracer != nil {
+		s.startTrace(ctx, x)
+	}
 	held := false
 	defer func() {
 		v := recover()
@@ -246,7 +271,7 @@ func (s *Server) api(ctx *fasthttp.RequestCtx, route string, h apiHandler) {
 		s.finish(x)
 		return
 	}
-	x.tenant = p.tenant
+	x.tenant, x.keyID = p.tenant, p.keyID
 	n := s.inFlight.Add(1)
 	s.m.inFlight.Inc()
 	if s.o.MaxConcurrency > 0 && n > int64(s.o.MaxConcurrency) {
@@ -294,6 +319,10 @@ func (s *Server) finish(x *exchange) {
 	elapsed := time.Since(x.start)
 	mv := x.meta.Values()
 	s.m.observe(x, &mv, elapsed)
+	traceID := s.endTrace(x, &mv)
+	if s.o.RequestLog != nil && logged(x.route) {
+		s.o.RequestLog(requestRecord(x, &mv, elapsed, traceID))
+	}
 	if x.err != nil && upstreamAuthFailure(x.err) {
 		s.log.LogAttrs(context.Background(), slog.LevelError, "upstream rejected the proxy's provider key",
 			slog.String("request_id", x.requestID), slog.String("provider", x.err.Provider),
@@ -321,6 +350,15 @@ func (s *Server) finish(x *exchange) {
 		slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000),
 		slog.Int("attempts", mv.Attempts),
 	)
+	if mv.Tier != llm.TierUnset {
+		attrs = append(attrs, slog.Float64("score", mv.Score), slog.Any("reasons", mv.Reasons))
+		if mv.Session != "" {
+			attrs = append(attrs, slog.String("session", mv.Session))
+		}
+	}
+	if traceID != "" {
+		attrs = append(attrs, slog.String("trace_id", traceID))
+	}
 	if x.usage != nil {
 		attrs = append(attrs, slog.Int("prompt_tokens", x.usage.PromptTokens),
 			slog.Int("completion_tokens", x.usage.CompletionTokens))
@@ -375,6 +413,9 @@ func (s *Server) prepare(ctx *fasthttp.RequestCtx, x *exchange, p *principal, r 
 	if v := ctx.Request.Header.PeekBytes(hdrCacheControlReq); len(v) > 0 {
 		r.CacheControl = parseCacheControl(v)
 	}
+	if v := ctx.Request.Header.PeekBytes(hdrSessionID); len(v) > 0 {
+		r.SessionID = string(v) // copied: the header buffer is reused
+	}
 	if v := ctx.Request.Header.PeekBytes(hdrIdempotencyKey); len(v) > 0 {
 		if len(v) > maxIdempotencyKey {
 			return invalid("Idempotency-Key", "Idempotency-Key must be at most 255 bytes")
@@ -385,6 +426,12 @@ func (s *Server) prepare(ctx *fasthttp.RequestCtx, x *exchange, p *principal, r 
 	x.stream = r.Stream
 	if s.o.DebugLogPrompts {
 		x.prompt = r.LastUserText()
+	}
+	if p.promptChars > 0 && s.o.RequestLog != nil {
+		x.snippet = firstChars(llm.Redact(r.LastUserText()), p.promptChars)
+	}
+	if s.o.TraceContent && x.span.Recording() {
+		x.span.SetString("llmrouter.prompt", r.LastUserText())
 	}
 	return nil
 }
@@ -414,6 +461,9 @@ func setMetaHeaders(h *fasthttp.ResponseHeader, mv *llm.MetaValues) {
 		h.SetBytesK(hdrOutTier, t)
 		h.SetBytesKV(hdrOutScore, strconv.AppendFloat(make([]byte, 0, 8), mv.Score, 'f', 3, 64))
 	}
+	if mv.Session != "" {
+		h.SetBytesK(hdrOutSession, mv.Session)
+	}
 	if mv.Model != "" {
 		h.SetBytesK(hdrOutModel, mv.Model)
 	}
@@ -437,12 +487,17 @@ func writeJSON(ctx *fasthttp.RequestCtx, v any) error {
 	return enc.Encode(v)
 }
 
-// budget returns a request context derived from the server's base context.
-func (s *Server) budget(stream bool) (context.Context, context.CancelFunc) {
-	if stream {
-		return context.WithTimeout(s.base, s.o.StreamTimeout)
+// budget returns a request context derived from the server's base context
+// (through x's trace context when tracing is on).
+func (s *Server) budget(x *exchange, stream bool) (context.Context, context.CancelFunc) {
+	parent := s.base
+	if x.ctx != nil {
+		parent = x.ctx
 	}
-	return context.WithTimeout(s.base, s.o.RequestTimeout)
+	if stream {
+		return context.WithTimeout(parent, s.o.StreamTimeout)
+	}
+	return context.WithTimeout(parent, s.o.RequestTimeout)
 }
 
 // chat serves POST /v1/chat/completions.
@@ -467,7 +522,7 @@ func (s *Server) chat(ctx *fasthttp.RequestCtx, x *exchange, p *principal) bool 
 // completeUnary answers a non-streamed request: the call within the request
 // budget, the x-llmrouter-* headers, then the answer as shape(resp) JSON.
 func (s *Server) completeUnary(ctx *fasthttp.RequestCtx, x *exchange, r *llm.Request, shape func(*llm.Response) any) bool {
-	cctx, cancel := s.budget(false)
+	cctx, cancel := s.budget(x, false)
 	resp, err := s.completer.Complete(cctx, r)
 	cancel()
 	mv := x.meta.Values()
@@ -479,6 +534,9 @@ func (s *Server) completeUnary(ctx *fasthttp.RequestCtx, x *exchange, r *llm.Req
 	x.upstreamModel = resp.Model
 	if mv := x.meta.Values(); mv.Costed {
 		setCostHeader(&ctx.Response.Header, &mv)
+	}
+	if s.o.TraceContent && x.span.Recording() && len(resp.Choices) > 0 {
+		x.answer = resp.Choices[0].Message.Content.Text()
 	}
 	if err := writeJSON(ctx, shape(resp)); err != nil {
 		ctx.ResetBody()

@@ -66,7 +66,7 @@ type recvResult struct {
 // before that point is an ordinary HTTP error. It returns false when the
 // stream writer owns the rest of the exchange.
 func (s *Server) streamChat(ctx *fasthttp.RequestCtx, x *exchange, r *llm.Request, enc chunkEncoder) bool {
-	sctx, cancel := s.budget(true)
+	sctx, cancel := s.budget(x, true)
 	st, err := s.completer.Stream(sctx, r)
 	mv := x.meta.Values()
 	setMetaHeaders(&ctx.Response.Header, &mv)
@@ -102,6 +102,7 @@ func (s *Server) pump(w *bufio.Writer, sctx context.Context, cancel context.Canc
 	results := make(chan recvResult)
 	stop := make(chan struct{})
 	exited := make(chan struct{})
+	_, relay := llm.StartSpan(sctx, llm.SpanStreamRelay)
 	go func() { // owner: this pump; exits on a Recv error or on stop
 		defer close(exited)
 		for {
@@ -132,6 +133,12 @@ func (s *Server) pump(w *bufio.Writer, sctx context.Context, cancel context.Canc
 			s.log.Error("stream Recv did not return after Close; goroutine leaked", slog.String("request_id", x.requestID))
 		}
 		t.Stop()
+		if relay.Recording() {
+			relay.SetInt("llmrouter.events", int64(x.events))
+			relay.SetFloat("llmrouter.ttft_ms", float64(x.ttft.Microseconds())/1000)
+		}
+		relay.SetError(x.err)
+		relay.End()
 		s.release()
 		s.finish(x)
 		s.streams.Done()
@@ -174,6 +181,9 @@ func (s *Server) pump(w *bufio.Writer, sctx context.Context, cancel context.Canc
 				return
 			}
 			if wrote {
+				if x.ttft == 0 {
+					x.ttft = time.Since(x.start)
+				}
 				x.events++
 				events.Inc()
 			}

@@ -244,4 +244,6 @@ $PGB
 \`\`\`
 MD
 scripts/bench/governance.sh >>"$OUT"
+scripts/bench/microbatch.sh >> "$OUT" # issue 13: micro-batching, own section
+scripts/bench/tracing.sh >> "$OUT" # issue 15: cost of tracing when on
 log "wrote $OUT"

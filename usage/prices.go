@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 
 	"llmrouter/llm"
 )
@@ -34,7 +35,7 @@ type PriceTable struct {
 }
 
 // NewPriceTable copies prices into a table. Prices must be finite,
-// non-negative and below $1,000,000 per million tokens; they are kept to
+// non-negative and at most $1e9 per million tokens; they are kept to
 // the micro-dollar per million tokens.
 func NewPriceTable(prices map[string]Price) (*PriceTable, error) {
 	t := &PriceTable{m: make(map[string]microPrice, len(prices))}
@@ -42,8 +43,8 @@ func NewPriceTable(prices map[string]Price) (*PriceTable, error) {
 	for model, p := range prices {
 		var mp [4]int64
 		for i, v := range []float64{p.Input, p.Output, p.CacheRead, p.CacheWrite} {
-			if !(v >= 0) || v >= 1e6 || math.IsInf(v, 0) {
-				errs = append(errs, fmt.Errorf("usage: price of %q must be finite, non-negative and below 1e6", model))
+			if !(v >= 0) || v > 1e9 || math.IsInf(v, 0) {
+				errs = append(errs, fmt.Errorf("usage: price of %q must be finite, non-negative and at most 1e9", model))
 				break
 			}
 			mp[i] = int64(math.Round(v * 1e6))
@@ -110,9 +111,24 @@ func (t *PriceTable) Cost(model string, tok Tokens) (micro int64, ok bool) {
 	if !ok {
 		return 0, false
 	}
-	uncached := int64(tok.Prompt - tok.CacheRead - tok.CacheWrite)
-	pico := uncached*p.in + int64(tok.CacheRead)*p.read + int64(tok.CacheWrite)*p.write + int64(tok.Completion)*p.out
-	return (pico + 500_000) / 1_000_000, true
+	// 128-bit sum of tokens x picodollars, so no price or count overflows.
+	var hi, lo uint64
+	add := func(n int, price int64) {
+		h, l := bits.Mul64(uint64(max(n, 0)), uint64(price))
+		var c uint64
+		lo, c = bits.Add64(lo, l, 0)
+		hi += h + c
+	}
+	add(tok.Prompt-tok.CacheRead-tok.CacheWrite, p.in)
+	add(tok.CacheRead, p.read)
+	add(tok.CacheWrite, p.write)
+	add(tok.Completion, p.out)
+	add(1, 500_000) // round half up
+	if hi >= 1_000_000 {
+		return math.MaxInt64, true
+	}
+	q, _ := bits.Div64(hi, lo, 1_000_000)
+	return int64(min(q, math.MaxInt64)), true
 }
 
 // stripDate removes a trailing "-YYYY-MM-DD" or "-YYYYMMDD".

@@ -324,7 +324,13 @@ func (r *Recorder) finishRecord(req *llm.Request, rec Record, model string, u *l
 	}
 	r.price(&rec)
 	cost, priced := rec.CostMicro, rec.Priced
-	req.Meta.Update(func(v *llm.MetaValues) { v.CostMicroUSD, v.Priced, v.Costed = cost, priced, true })
+	// The request log and the trace read the cost from Meta too.
+	usd := func(m int64) float64 { return float64(m) / 1e6 }
+	saved, base := rec.SavedCacheMicro, rec.BaselineMicro
+	req.Meta.Update(func(v *llm.MetaValues) {
+		v.CostMicroUSD, v.Priced, v.Costed = cost, priced, true
+		v.CostUSD, v.SavedUSD, v.BaselineUSD = usd(cost), usd(saved), usd(base)
+	})
 	r.enqueue(rec)
 }
 
@@ -358,7 +364,9 @@ func (r *Recorder) Complete(ctx context.Context, req *llm.Request) (*llm.Respons
 		u = estimate(req, responseText(resp))
 		rec.Estimated = true
 	}
+	_, sp := llm.StartSpan(ctx, llm.SpanLedgerWrite)
 	r.finishRecord(req, rec, resp.Model, u, nil)
+	sp.End()
 	return resp, nil
 }
 

@@ -107,7 +107,7 @@ func TestCostKnownMix(t *testing.T) {
 }
 
 func TestNewPriceTableRejectsBadPrices(t *testing.T) {
-	for _, bad := range []Price{{Input: -1}, {Output: math.NaN()}, {CacheRead: math.Inf(1)}, {CacheWrite: 2e6}} {
+	for _, bad := range []Price{{Input: -1}, {Output: math.NaN()}, {CacheRead: math.Inf(1)}, {CacheWrite: 2e9}} {
 		if _, err := NewPriceTable(map[string]Price{"m": bad}); err == nil {
 			t.Errorf("%+v accepted", bad)
 		}

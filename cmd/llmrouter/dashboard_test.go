@@ -14,27 +14,9 @@ import (
 	"llmrouter/provider/fake"
 )
 
-// chromium finds the headless browser: $LLMROUTER_CHROMIUM, else Debian's.
-// Without one the test skips, except under CI=true where it fails.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{os.Getenv("LLMROUTER_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
-		if p != "" {
-			if _, err := os.Stat(p); err == nil {
-				return p
-			}
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("no chromium at /usr/bin/chromium (set LLMROUTER_CHROMIUM)")
-	}
-	t.Skip("no chromium installed")
-	return ""
-}
-
-// runChromium runs one headless chromium command with a fresh profile and a
+// runDashboardChromium runs one headless chromium command with a fresh profile and a
 // deadline, and returns stdout and stderr.
-func runChromium(t *testing.T, bin string, args ...string) (string, string) {
+func runDashboardChromium(t *testing.T, bin string, args ...string) (string, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -104,7 +86,7 @@ usage: {flush_interval: 10ms}
 	waitUsage(t, base, env["ADMIN"], n)
 
 	url := base + "/dashboard?key=" + env["ADMIN"]
-	dom, stderr := runChromium(t, bin, "--dump-dom", url)
+	dom, stderr := runDashboardChromium(t, bin, "--dump-dom", url)
 	attr := func(name string) string {
 		m := regexp.MustCompile(`<body[^>]*\s` + name + `="([^"]*)"`).FindStringSubmatch(dom)
 		if m == nil {
@@ -136,7 +118,7 @@ usage: {flush_interval: 10ms}
 		t.Fatal(err)
 	}
 	shot := filepath.Join(dir, "dashboard.png")
-	runChromium(t, bin, "--hide-scrollbars", "--screenshot="+shot, url)
+	runDashboardChromium(t, bin, "--hide-scrollbars", "--screenshot="+shot, url)
 	if st, err := os.Stat(shot); err != nil || st.Size() < 10_000 {
 		t.Fatalf("screenshot %s: %v", shot, err)
 	}
