@@ -243,4 +243,5 @@ $TUNE_NOGUARD
 $PGB
 \`\`\`
 MD
+scripts/bench/wireapi.sh >>"$OUT"
 log "wrote $OUT"
