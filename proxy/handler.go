@@ -248,7 +248,7 @@ func (s *Server) api(ctx *fasthttp.RequestCtx, route string, h apiHandler) {
 		ctx.Response.Reset()
 		ctx.Response.Header.SetBytesK(hdrRequestID, x.requestID)
 		x.err = pe
-		x.status = writeError(ctx, pe)
+		x.status = x.writeError(ctx, pe)
 		if held {
 			s.release()
 		}

@@ -132,7 +132,7 @@ func (s *Server) pump(w *bufio.Writer, sctx context.Context, cancel context.Canc
 		if v := recover(); v != nil {
 			pe := llm.Recovered(v)
 			s.logPanic("stream", x, pe)
-			s.midStreamError(w, x, pe)
+			s.midStreamError(w, x, enc, pe)
 		}
 		close(stop)
 		_ = st.Close()
