@@ -115,6 +115,15 @@ type Message struct {
 	// ReasoningContent carries a model's visible thinking (Anthropic
 	// thinking blocks), never its signature.
 	ReasoningContent string `json:"reasoning_content,omitempty"`
+	// MessageExtras holds the Anthropic-only parts of a message (thinking
+	// blocks, a cache breakpoint); nil for most messages, so they stay
+	// small. Its fields are inlined on the wire. Shallow copies of a
+	// Message share it: replace it, never modify it in place.
+	*MessageExtras
+}
+
+// MessageExtras are the parts of a message only Anthropic models use.
+type MessageExtras struct {
 	// ThinkingBlocks are the assistant's thinking and redacted_thinking
 	// blocks whole, signatures included, so that a later turn can send
 	// them back to an Anthropic model (the LiteLLM field name).
@@ -122,6 +131,22 @@ type Message struct {
 	// CacheControl is an Anthropic cache breakpoint on the message's last
 	// block (raw JSON, for example {"type":"ephemeral","ttl":"1h"}).
 	CacheControl json.RawMessage `json:"cache_control,omitempty"`
+}
+
+// Thinking returns the message's thinking blocks, or nil.
+func (m *Message) Thinking() []ThinkingBlock {
+	if m.MessageExtras == nil {
+		return nil
+	}
+	return m.MessageExtras.ThinkingBlocks
+}
+
+// CacheBreakpoint returns the message's cache_control, or nil.
+func (m *Message) CacheBreakpoint() json.RawMessage {
+	if m.MessageExtras == nil {
+		return nil
+	}
+	return m.MessageExtras.CacheControl
 }
 
 // Content is a message's content: a plain string, an array of typed parts,

@@ -94,24 +94,24 @@ func convertMessages(msgs []llm.Message) (turns []turn, system []block, err erro
 			if err != nil {
 				return nil, nil, err
 			}
-			system = append(system, withCacheControl(blocks, m.CacheControl)...)
+			system = append(system, withCacheControl(blocks, m.CacheBreakpoint())...)
 		case "user":
 			blocks, err := contentBlocks(m.Content, param)
 			if err != nil {
 				return nil, nil, err
 			}
-			add("user", withCacheControl(blocks, m.CacheControl))
+			add("user", withCacheControl(blocks, m.CacheBreakpoint()))
 		case "assistant":
 			blocks, err := assistantBlocks(m, param)
 			if err != nil {
 				return nil, nil, err
 			}
-			add("assistant", withCacheControl(blocks, m.CacheControl))
+			add("assistant", withCacheControl(blocks, m.CacheBreakpoint()))
 		case "tool":
 			if m.ToolCallID == "" {
 				return nil, nil, invalid(param+".tool_call_id", "tool messages must have a tool_call_id")
 			}
-			res := block{Type: "tool_result", ToolUseID: m.ToolCallID, CacheControl: m.CacheControl}
+			res := block{Type: "tool_result", ToolUseID: m.ToolCallID, CacheControl: m.CacheBreakpoint()}
 			if t := m.Content.Text(); t != "" {
 				res.Content = []block{{Type: "text", Text: t}}
 			}
@@ -188,8 +188,8 @@ func assistantBlocks(m llm.Message, param string) ([]block, error) {
 	if err != nil {
 		return nil, err
 	}
-	blocks := make([]block, 0, len(m.ThinkingBlocks)+len(text)+len(m.ToolCalls))
-	for k, tb := range m.ThinkingBlocks {
+	blocks := make([]block, 0, len(m.Thinking())+len(text)+len(m.ToolCalls))
+	for k, tb := range m.Thinking() {
 		switch tb.Type {
 		case "thinking":
 			blocks = append(blocks, block{Type: "thinking", Thinking: tb.Thinking, Signature: tb.Signature})

@@ -36,7 +36,10 @@ func toResponse(m *msgResponse, prefillWS string, created int64) *llm.Response {
 			})
 		}
 	}
-	msg := llm.Message{Role: "assistant", ToolCalls: calls, ReasoningContent: thinking.String(), ThinkingBlocks: blocks}
+	msg := llm.Message{Role: "assistant", ToolCalls: calls, ReasoningContent: thinking.String()}
+	if len(blocks) > 0 {
+		msg.MessageExtras = &llm.MessageExtras{ThinkingBlocks: blocks}
+	}
 	if t := trimContinuation(text.String(), prefillWS); t != "" || len(calls) == 0 {
 		msg.Content = llm.TextContent(t)
 	}

@@ -279,7 +279,7 @@ func stripNative(r *llm.Request) {
 	}
 	msgs := make([]llm.Message, len(r.Messages))
 	for i, m := range r.Messages {
-		m.CacheControl, m.ThinkingBlocks = nil, nil
+		m.MessageExtras = nil
 		if m.Content.Parts != nil {
 			parts := make([]llm.ContentPart, len(m.Content.Parts))
 			for j, p := range m.Content.Parts {

@@ -209,7 +209,7 @@ func events(s string) []string {
 
 func TestEncodeResponse(t *testing.T) {
 	resp := &llm.Response{ID: "x", Model: "m", Choices: []llm.Choice{{FinishReason: "length", Message: llm.Message{Role: "assistant",
-		Content: llm.TextContent("hi"), ThinkingBlocks: []llm.ThinkingBlock{{Type: "thinking", Thinking: "t", Signature: "s"}},
+		Content: llm.TextContent("hi"), MessageExtras: &llm.MessageExtras{ThinkingBlocks: []llm.ThinkingBlock{{Type: "thinking", Thinking: "t", Signature: "s"}}},
 		ToolCalls: []llm.ToolCall{{ID: "c", Function: llm.ToolCallFunction{Name: "f", Arguments: "not json"}}}}}},
 		Usage: &llm.Usage{PromptTokens: 5, CompletionTokens: 1}}
 	b, _ := json.Marshal(EncodeResponse(resp))

@@ -243,8 +243,11 @@ func userMessages(blocks []blockIn, param string, r *llm.Request) *llm.Error {
 			if b.IsError && text == "" {
 				text = "error"
 			}
-			r.Messages = append(r.Messages, llm.Message{Role: "tool", ToolCallID: b.ToolUseID,
-				Content: llm.TextContent(text), CacheControl: b.CacheControl})
+			m := llm.Message{Role: "tool", ToolCallID: b.ToolUseID, Content: llm.TextContent(text)}
+			if len(b.CacheControl) > 0 {
+				m.MessageExtras = &llm.MessageExtras{CacheControl: b.CacheControl}
+			}
+			r.Messages = append(r.Messages, m)
 		default:
 			p, e := contentPart(&b, bp)
 			if e != nil {
@@ -326,6 +329,7 @@ func toolResultText(raw json.RawMessage, bp string) (string, *llm.Error) {
 // whole in ThinkingBlocks (their text also in ReasoningContent).
 func assistantMessage(blocks []blockIn, param string) (llm.Message, *llm.Error) {
 	m := llm.Message{Role: "assistant"}
+	var ext llm.MessageExtras
 	var parts []llm.ContentPart
 	var reasoning strings.Builder
 	for j, b := range blocks {
@@ -344,18 +348,21 @@ func assistantMessage(blocks []blockIn, param string) (llm.Message, *llm.Error) 
 			m.ToolCalls = append(m.ToolCalls, llm.ToolCall{ID: b.ID, Type: "function",
 				Function: llm.ToolCallFunction{Name: b.Name, Arguments: args}})
 			if len(b.CacheControl) > 0 {
-				m.CacheControl = b.CacheControl
+				ext.CacheControl = b.CacheControl
 			}
 		case "thinking":
-			m.ThinkingBlocks = append(m.ThinkingBlocks, llm.ThinkingBlock{Type: "thinking", Thinking: b.Thinking, Signature: b.Signature})
+			ext.ThinkingBlocks = append(ext.ThinkingBlocks, llm.ThinkingBlock{Type: "thinking", Thinking: b.Thinking, Signature: b.Signature})
 			reasoning.WriteString(b.Thinking)
 		case "redacted_thinking":
-			m.ThinkingBlocks = append(m.ThinkingBlocks, llm.ThinkingBlock{Type: "redacted_thinking", Data: b.Data})
+			ext.ThinkingBlocks = append(ext.ThinkingBlocks, llm.ThinkingBlock{Type: "redacted_thinking", Data: b.Data})
 		default:
 			return m, invalid(bp+".type", fmt.Sprintf("content block type %q is not supported in an assistant message", b.Type))
 		}
 	}
 	m.ReasoningContent = reasoning.String()
+	if len(ext.ThinkingBlocks) > 0 || len(ext.CacheControl) > 0 {
+		m.MessageExtras = &ext
+	}
 	if len(parts) > 0 {
 		m.Content = partsContent(parts)
 	}

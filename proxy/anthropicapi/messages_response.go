@@ -33,8 +33,8 @@ func EncodeResponse(resp *llm.Response) *anthropicwire.Message {
 		c := &resp.Choices[0]
 		msg := &c.Message
 		switch {
-		case len(msg.ThinkingBlocks) > 0:
-			for _, tb := range msg.ThinkingBlocks {
+		case len(msg.Thinking()) > 0:
+			for _, tb := range msg.Thinking() {
 				m.Content = append(m.Content, anthropicwire.Block{Type: tb.Type, Thinking: tb.Thinking, Signature: tb.Signature, Data: tb.Data})
 			}
 		case msg.ReasoningContent != "":
