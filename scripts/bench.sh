@@ -245,4 +245,5 @@ $PGB
 MD
 scripts/bench/microbatch.sh >> "$OUT" # issue 13: micro-batching, own section
 scripts/bench/tracing.sh >> "$OUT" # issue 15: cost of tracing when on
+scripts/bench/wireapi.sh >> "$OUT" # issue 8: /v1/messages and /v1/responses against chat
 log "wrote $OUT"
