@@ -69,6 +69,44 @@ type Server struct {
 	// DebugLogPrompts, when true, logs prompt text at debug level. Off by
 	// default: prompts are user data.
 	DebugLogPrompts bool `yaml:"debug_log_prompts"`
+	// MetricsListen is a separate address serving the full /metrics (every
+	// series, tenant-labelled ones included) without a key. Default
+	// "127.0.0.1:9464" (loopback only); "off" disables it. The public
+	// /metrics on Listen shows tenant-labelled series only to an admin key.
+	MetricsListen string `yaml:"metrics_listen"`
+	// Limits bound the numbers in a request that size an allocation.
+	Limits Limits `yaml:"limits"`
+}
+
+// Limits bound every number in a request that sizes an allocation, for every
+// inbound API. A request over a limit gets 400 (code limit_exceeded).
+type Limits struct {
+	// MaxN is the most choices ("n") one request may ask for. Default 16.
+	MaxN int `yaml:"max_n"`
+	// MaxOutputTokens caps max_tokens / max_completion_tokens. Default 131072.
+	MaxOutputTokens int `yaml:"max_output_tokens"`
+	// MaxMessages is the most messages in one request. Default 4096.
+	MaxMessages int `yaml:"max_messages"`
+	// MaxTools is the most tool definitions in one request. Default 128.
+	MaxTools int `yaml:"max_tools"`
+	// MaxStop is the most stop strings. Default 4.
+	MaxStop int `yaml:"max_stop"`
+	// MaxStopBytes is the longest stop string in bytes. Default 1024.
+	MaxStopBytes int `yaml:"max_stop_bytes"`
+	// MaxContentParts is the most content parts in one message. Default 1024.
+	MaxContentParts int `yaml:"max_content_parts"`
+	// MaxToolCalls is the most tool calls in one assistant message.
+	// Default 256.
+	MaxToolCalls int `yaml:"max_tool_calls"`
+	// ClassifierWindowBytes is how many bytes of each message text the
+	// classifier reads (the head and tail halves of longer texts; token
+	// counts of the rest are estimated from its length). Default 65536.
+	ClassifierWindowBytes int `yaml:"classifier_window_bytes"`
+	// SemanticMaxPromptBytes is the longest final user message the semantic
+	// cache embeds; longer prompts skip the semantic layer (counted in
+	// llmrouter_cache_semantic_skipped_total{reason="too_long"}) and use
+	// only the exact layer. Default 32768.
+	SemanticMaxPromptBytes int `yaml:"semantic_max_prompt_bytes"`
 }
 
 // Log configures the JSON log on stderr.

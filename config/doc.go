@@ -28,6 +28,18 @@
 //	  max_concurrency: 1024        # requests in progress; beyond: 503
 //	  shutdown_timeout: 30s        # SIGTERM drain deadline
 //	  debug_log_prompts: false     # log prompt text at debug level
+//	  metrics_listen: "127.0.0.1:9464"  # full /metrics (tenant series) without a key; "off" = none
+//	  limits:                      # per request, every inbound API; over a limit: 400 limit_exceeded
+//	    max_n: 16                  # choices ("n")
+//	    max_output_tokens: 131072  # max_tokens / max_completion_tokens
+//	    max_messages: 4096
+//	    max_tools: 128
+//	    max_stop: 4                # stop strings
+//	    max_stop_bytes: 1024       # bytes of one stop string
+//	    max_content_parts: 1024    # parts of one message
+//	    max_tool_calls: 256        # tool calls of one assistant message
+//	    classifier_window_bytes: 65536    # bytes of each text the classifier reads (head + tail)
+//	    semantic_max_prompt_bytes: 32768  # longer prompts skip the semantic cache (metric)
 //	log:
 //	  level: info                  # debug | info | warn | error
 //	auth:

@@ -84,6 +84,22 @@ func (ck *checker) server(s *Server) {
 	if s.HeartbeatInterval > 0 && s.StreamTimeout > 0 && s.HeartbeatInterval >= s.StreamTimeout {
 		ck.add("server.heartbeat_interval", "must be shorter than server.stream_timeout")
 	}
+	if s.MetricsListen != "off" {
+		if _, _, err := net.SplitHostPort(s.MetricsListen); err != nil {
+			ck.add("server.metrics_listen", "must be host:port, :port or off, got %q", s.MetricsListen)
+		}
+	}
+	l := &s.Limits
+	ck.positive("server.limits.max_n", l.MaxN)
+	ck.positive("server.limits.max_output_tokens", l.MaxOutputTokens)
+	ck.positive("server.limits.max_messages", l.MaxMessages)
+	ck.positive("server.limits.max_tools", l.MaxTools)
+	ck.positive("server.limits.max_stop", l.MaxStop)
+	ck.positive("server.limits.max_stop_bytes", l.MaxStopBytes)
+	ck.positive("server.limits.max_content_parts", l.MaxContentParts)
+	ck.positive("server.limits.max_tool_calls", l.MaxToolCalls)
+	ck.positive("server.limits.classifier_window_bytes", l.ClassifierWindowBytes)
+	ck.positive("server.limits.semantic_max_prompt_bytes", l.SemanticMaxPromptBytes)
 }
 
 func (ck *checker) auth(a *Auth) {

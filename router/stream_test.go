@@ -347,7 +347,9 @@ func TestStreamCallerCancelEndsStream(t *testing.T) {
 // prefills (400) but answers full to the plain request.
 func RejectsPrefill(name, full string) *fake {
 	return &fake{name: name,
-		complete: func(_ context.Context, req *llm.Request) (*llm.Response, error) { return response(req.Model, full), nil },
+		complete: func(_ context.Context, req *llm.Request) (*llm.Response, error) {
+			return response(req.Model, full), nil
+		},
 		stream: func(ctx context.Context, req *llm.Request) (llm.Stream, error) {
 			if req.Messages[len(req.Messages)-1].Role == "assistant" {
 				return nil, &llm.Error{Kind: llm.KindInvalidRequest, Provider: name, Status: 400,

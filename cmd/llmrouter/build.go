@@ -300,6 +300,7 @@ func classifierOptions(cfg *config.Config, log *slog.Logger) classifier.Options 
 	o := classifier.Options{
 		SmallMaxTokens: c.SmallMaxTokens, MediumMaxTokens: c.MediumMaxTokens,
 		Weights: c.Weights, Tokenizer: c.Tokenizer, Logger: log,
+		WindowBytes: cfg.Server.Limits.ClassifierWindowBytes,
 	}
 	if len(c.Thresholds) == 2 {
 		o.TierThresholds = [2]float64{c.Thresholds[0], c.Thresholds[1]}
@@ -371,6 +372,11 @@ func proxyOptions(cfg *config.Config) (proxy.Options, error) {
 		HeartbeatInterval: s.HeartbeatInterval,
 		MaxConcurrency:    s.MaxConcurrency,
 		DebugLogPrompts:   s.DebugLogPrompts,
+		Limits: llm.Limits{
+			MaxN: s.Limits.MaxN, MaxOutputTokens: s.Limits.MaxOutputTokens, MaxMessages: s.Limits.MaxMessages,
+			MaxTools: s.Limits.MaxTools, MaxStop: s.Limits.MaxStop, MaxStopBytes: s.Limits.MaxStopBytes,
+			MaxContentParts: s.Limits.MaxContentParts, MaxToolCalls: s.Limits.MaxToolCalls,
+		},
 	}, nil
 }
 
@@ -414,6 +420,7 @@ func (a *app) buildCache(ctx context.Context, cfg *config.Config, next llm.Compl
 			Disabled:       !cc.Semantic.Enabled,
 			Threshold:      cc.Semantic.Threshold,
 			MinPromptChars: cc.Semantic.MinPromptChars,
+			MaxPromptBytes: cfg.Server.Limits.SemanticMaxPromptBytes,
 			TTL:            cc.Semantic.TTL,
 			MaxEntries:     cc.Semantic.MaxEntries,
 			WriteQueue:     cc.Semantic.WriteQueue,
@@ -494,9 +501,10 @@ func (a *app) openStore(ctx context.Context, cfg *config.Config, dim int) error 
 	if err != nil {
 		return fmt.Errorf("database: %w", err)
 	}
+	schema := migrationSchema(cfg.Database.URL)
 	st, err := cache.NewPGStore(ctx, pool, cache.PGOptions{
 		Dim:    dim,
-		Setup:  func(ctx context.Context, p *pgxpool.Pool) error { return migrations.Apply(ctx, p, "") },
+		Setup:  func(ctx context.Context, p *pgxpool.Pool) error { return migrations.Apply(ctx, p, schema) },
 		Logger: a.log,
 	})
 	if err != nil {
