@@ -17,7 +17,7 @@ SDK_DIR   := test/sdk
 LLMROUTER_TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 export LLMROUTER_TEST_DATABASE_URL
 
-.PHONY: build run test test-go test-sdk bench lint fuzz docker docker-build-static check-config tidy-check setup-db clean soak soak-smoke
+.PHONY: build run test test-go test-sdk bench weights lint fuzz docker docker-build-static check-config tidy-check setup-db clean soak soak-smoke
 
 ## build: compile bin/llmrouter
 build:
@@ -80,6 +80,12 @@ soak-smoke:
 ## bench: the benchmark suite that writes BENCHMARKS.md
 bench:
 	bash scripts/bench.sh
+
+## weights: refit the embedded router model on the shared MMLU routing data
+weights:
+	$(GO) run ./cmd/llmrouter router fit -name mmlu-default -cuts 0.7,-0.4 \
+		-data ../shared/datasets/routing/mmlu_train_subjects.jsonl \
+		-out router/classifier/weights/default.json
 
 ## lint: formatting and vet
 lint:

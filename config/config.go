@@ -268,6 +268,10 @@ type Target struct {
 	// context-length error may move to a target with a larger one. 0
 	// (default) means unknown.
 	ContextWindow int `yaml:"context_window"`
+	// PromptArrays marks an OpenAI-compatible target whose /v1/completions
+	// accepts a prompt array (vLLM, TGI, OpenAI): legacy completions routed
+	// to it may be micro-batched (routing.micro_batch). Default false.
+	PromptArrays bool `yaml:"prompt_arrays"`
 	// FirstTokenTimeout bounds the wait for this target's first streamed
 	// token; past it the next target is asked, invisibly to the client.
 	// 0 (default) means routing.retry.first_token_timeout.
@@ -279,6 +283,22 @@ type Target struct {
 	// fields inherit. A provider/model pair listed in several chains must
 	// have the same breaker settings everywhere.
 	Breaker *Breaker `yaml:"breaker"`
+}
+
+// MicroBatch configures synchronous micro-batching of client
+// /v1/embeddings requests and of /v1/completions on prompt_arrays targets:
+// requests with the same tenant, model, tier and parameters that arrive
+// within window are sent as one upstream call. Chat completions are never
+// micro-batched: no provider answers several conversations in one call.
+type MicroBatch struct {
+	// MaxItems sends a batch once it holds this many requests. Default 16;
+	// 0 or 1 turns micro-batching off.
+	MaxItems *int `yaml:"max_items"`
+	// Window is the longest a request waits for others. Default 5ms (an
+	// interactive budget); 0 turns micro-batching off. At most 100ms.
+	Window *time.Duration `yaml:"window"`
+	// MaxTokens bounds a batch's estimated input tokens. Default 8192.
+	MaxTokens int `yaml:"max_tokens"`
 }
 
 // Tier names, as used in routing.tiers, routing.default_tier, max_tier and
@@ -319,6 +339,8 @@ type Routing struct {
 	// StreamIdleTimeout ends a routed stream whose upstream sends nothing
 	// for that long; the stall counts as an upstream failure. Default 30s.
 	StreamIdleTimeout time.Duration `yaml:"stream_idle_timeout"`
+	// MicroBatch merges small embeddings and legacy completions requests.
+	MicroBatch MicroBatch `yaml:"micro_batch"`
 	// AliasRetry overrides routing.retry for every target of the named
 	// models entries (pinned aliases); a target's own retry wins over it.
 	AliasRetry map[string]Retry `yaml:"alias_retry"`
@@ -367,8 +389,51 @@ type Classifier struct {
 	Thresholds []float64 `yaml:"thresholds"`
 	// Weights overrides the weights of named complexity signals; signals
 	// not listed keep the classifier's defaults. The classifier rejects
-	// unknown names at start-up.
+	// unknown names at start-up. Used by the hand model only.
 	Weights map[string]float64 `yaml:"weights"`
+	// Model is the scorer: "learned" (default; the model fitted on the
+	// shared MMLU routing data and embedded in the binary), "hand" (the
+	// fifteen hand-weighted signals used before), or the path of a weights
+	// file written by llmrouter router fit.
+	Model string `yaml:"model"`
+	// Target derives the learned model's thresholds from its held-out
+	// cost-quality curve when Thresholds is omitted. Default keep_quality
+	// 0.95, large_share 0.05. Ignored by the hand model.
+	Target ClassifierTarget `yaml:"target"`
+	// Session keeps a conversation on its tier (learned and hand models).
+	Session Session `yaml:"session"`
+}
+
+// ClassifierTarget is what the tier thresholds are derived from. Set at
+// most one of KeepQuality and StrongShare.
+type ClassifierTarget struct {
+	// KeepQuality, in (0, 1]: keep this share of the strong model's quality
+	// with the fewest prompts above small.
+	KeepQuality float64 `yaml:"keep_quality"`
+	// StrongShare, in [0, 1]: send this share of prompts above small.
+	StrongShare float64 `yaml:"strong_share"`
+	// LargeShare, in [0, 1]: the share of prompts the large head ranks
+	// hardest (the medium model likely fails too) goes to large. Default
+	// 0.05.
+	LargeShare float64 `yaml:"large_share"`
+}
+
+// Session configures conversation stickiness: a conversation (same user
+// field, x-session-id header, or system prompt plus first user turn) keeps
+// its tier, never moves down, and moves up only when a turn scores clearly
+// higher.
+type Session struct {
+	// Disabled turns stickiness off: every turn is routed on its own.
+	Disabled bool `yaml:"disabled"`
+	// Margin is how far (in score units) above the next tier's threshold a
+	// turn must score to move the conversation up; it grows with the prompt
+	// cache discount the move would lose. Default 0.5.
+	Margin float64 `yaml:"margin"`
+	// TTL forgets a conversation idle for this long. Default 30m.
+	TTL time.Duration `yaml:"ttl"`
+	// MaxSessions bounds the in-memory session table (least recently used
+	// evicted). Default 100000.
+	MaxSessions int `yaml:"max_sessions"`
 }
 
 // Breaker configures the per-target circuit breakers.

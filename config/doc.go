@@ -79,6 +79,7 @@
 //	      model: claude-sonnet-4-5 # required, the upstream model name
 //	      timeout: 0s              # one attempt; 0 = provider timeouts only
 //	      prefill: false           # accepts an assistant prefill (mid-stream continuation)
+//	      prompt_arrays: false     # /v1/completions accepts a prompt array (micro-batching)
 //	      context_window: 0        # tokens; 0 = unknown
 //	      first_token_timeout: 0s  # 0 = routing.retry.first_token_timeout
 //	      retry: {}                # overrides routing.retry for this target (same fields)
@@ -94,8 +95,15 @@
 //	    small_max_tokens: 500
 //	    medium_max_tokens: 2000    # > small_max_tokens
 //	    tokenizer: estimate        # estimate (calibrated, fast) | cl100k_base (exact BPE, slow)
-//	    thresholds: [a, b]         # score cut points, increasing; omitted = calibrated defaults
-//	    weights: {}                # signal name -> weight; unlisted keep defaults
+//	    model: learned             # learned (embedded, fitted on MMLU) | hand (15 hand weights) | path/to/weights.json
+//	    thresholds: [a, b]         # cut points; omitted = from target (learned) or calibrated defaults (hand)
+//	    target: {keep_quality: 0.95, large_share: 0.05}  # or {strong_share: 0.4}; learned model only
+//	    weights: {}                # hand model: signal name -> weight; unlisted keep defaults
+//	    session:                   # conversations keep their tier; never down; up only by a margin
+//	      disabled: false
+//	      margin: 0.5              # score units above the next tier's cut; grows with the lost cache discount
+//	      ttl: 30m
+//	      max_sessions: 100000     # LRU bound
 //	  breaker:
 //	    consecutive_failures: 5
 //	    failure_ratio: 0.5         # (0,1]
@@ -116,6 +124,10 @@
 //	    first_token_timeout: 15s   # a stream's first token; then fail over (no retry on that target)
 //	  request_timeout: <server.request_timeout>  # all attempts together
 //	  stream_idle_timeout: 30s     # a routed stream silent this long is a failure
+//	  micro_batch:                 # embeddings + legacy completions on prompt_arrays targets
+//	    max_items: 16              # send a batch at this many requests; 0 or 1 = off
+//	    window: 5ms                # longest wait for others (0 = off, <= 100ms)
+//	    max_tokens: 8192           # estimated input tokens per batch
 //	  alias_retry: {}              # models alias -> retry overrides for its targets
 //	  idempotency:
 //	    window: 10m                # a repeated Idempotency-Key gets the first answer

@@ -191,6 +191,15 @@ func applyDefaults(c *Config) {
 	setDur(&r.Idempotency.Window, 10*time.Minute)
 	setInt(&r.Idempotency.MaxEntries, 4096)
 	setDur(&r.StreamIdleTimeout, 30*time.Second)
+	if mb := &r.MicroBatch; true {
+		if mb.MaxItems == nil {
+			mb.MaxItems = ptr(16)
+		}
+		if mb.Window == nil {
+			mb.Window = ptr(5 * time.Millisecond)
+		}
+		setInt(&mb.MaxTokens, 8192)
+	}
 	setDur(&r.RequestTimeout, s.RequestTimeout)
 
 	e := &c.Cache.Exact
@@ -302,3 +311,5 @@ func setDur(p *time.Duration, v time.Duration) {
 		*p = v
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

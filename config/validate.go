@@ -358,9 +358,31 @@ func (ck *checker) routing(c *Config, providers map[string]bool) {
 		switch {
 		case len(cl.Thresholds) != 2:
 			ck.add("routing.classifier.thresholds", "must be two numbers [small|medium, medium|large], got %d", len(cl.Thresholds))
-		case !finite(cl.Thresholds[0]) || !finite(cl.Thresholds[1]) || cl.Thresholds[0] >= cl.Thresholds[1]:
-			ck.add("routing.classifier.thresholds", "must be finite and increasing, got %v", cl.Thresholds)
+		case !finite(cl.Thresholds[0]) || !finite(cl.Thresholds[1]):
+			ck.add("routing.classifier.thresholds", "must be finite, got %v", cl.Thresholds)
+		case cl.Model == "hand" && cl.Thresholds[0] >= cl.Thresholds[1]:
+			ck.add("routing.classifier.thresholds", "must be increasing with the hand model, got %v", cl.Thresholds)
 		}
+	}
+	if cl.Target.KeepQuality != 0 && cl.Target.StrongShare != 0 {
+		ck.add("routing.classifier.target", "set keep_quality or strong_share, not both")
+	}
+	if q := cl.Target.KeepQuality; q != 0 && !(q > 0 && q <= 1) {
+		ck.add("routing.classifier.target.keep_quality", "must be in (0, 1], got %v", q)
+	}
+	for name, v := range map[string]float64{"strong_share": cl.Target.StrongShare, "large_share": cl.Target.LargeShare} {
+		if !(v >= 0 && v <= 1) {
+			ck.add("routing.classifier.target."+name, "must be in [0, 1], got %v", v)
+		}
+	}
+	if cl.Session.Margin < 0 || !finite(cl.Session.Margin) {
+		ck.add("routing.classifier.session.margin", "must be a finite number >= 0")
+	}
+	if cl.Session.TTL < 0 {
+		ck.add("routing.classifier.session.ttl", "must not be negative")
+	}
+	if cl.Session.MaxSessions < 0 {
+		ck.add("routing.classifier.session.max_sessions", "must not be negative")
 	}
 	for _, w := range sortedKeys(cl.Weights) {
 		if !finite(cl.Weights[w]) {
@@ -401,6 +423,15 @@ func (ck *checker) routing(c *Config, providers map[string]bool) {
 	ck.positive("routing.idempotency.max_entries", r.Idempotency.MaxEntries)
 	ck.duration("routing.stream_idle_timeout", r.StreamIdleTimeout)
 	ck.duration("routing.request_timeout", r.RequestTimeout)
+	if mb := r.MicroBatch; mb.MaxItems != nil && mb.Window != nil {
+		if *mb.MaxItems < 0 {
+			ck.add("routing.micro_batch.max_items", "must not be negative")
+		}
+		if *mb.Window < 0 || *mb.Window > 100*time.Millisecond {
+			ck.add("routing.micro_batch.window", "must be between 0 (off) and 100ms")
+		}
+		ck.positive("routing.micro_batch.max_tokens", mb.MaxTokens)
+	}
 }
 
 func (ck *checker) cache(c *Config) {

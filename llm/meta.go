@@ -23,6 +23,7 @@ type MetaValues struct {
 	Tier       Tier     // decided tier ("" until the classifier ran)
 	Score      float64  // classifier score
 	Reasons    []string // top classifier reasons
+	Session    string   // conversation stickiness: "new", "kept", "escalated" or "" (none)
 	Provider   string   // provider that answered
 	Model      string   // upstream model that answered
 	Attempts   int      // upstream attempts made

@@ -50,10 +50,17 @@ type Request struct {
 	TierOverride Tier `json:"-"`
 	// CacheControl is the client's Cache-Control request header, parsed.
 	CacheControl CacheControl `json:"-"`
+	// LegacyPrompt reports a /v1/completions request (one user message
+	// holding the prompt): a micro-batcher may send it upstream as one
+	// element of a legacy prompt array.
+	LegacyPrompt bool `json:"-"`
 	// Tenant is the authenticated tenant; "" when auth is off.
 	Tenant string `json:"-"`
 	// RequestID is the x-request-id of the client request.
 	RequestID string `json:"-"`
+	// SessionID is the client's x-session-id header: the conversation the
+	// request belongs to, for tier stickiness. "" when absent.
+	SessionID string `json:"-"`
 	// IdempotencyKey is the client's Idempotency-Key header, "" when none:
 	// a repeat within the window gets the first answer (router.Idempotent).
 	IdempotencyKey string `json:"-"`

@@ -31,6 +31,8 @@ var (
 	hdrOutScore        = []byte("x-llmrouter-score")
 	hdrOutCache        = []byte("x-llmrouter-cache")
 	hdrOutSimilarity   = []byte("x-llmrouter-similarity")
+	hdrOutSession      = []byte("x-llmrouter-session")
+	hdrSessionID       = []byte("x-session-id")
 	hdrCacheControl    = []byte("Cache-Control")
 	hdrConnection      = []byte("Connection")
 	hdrAccelBuffering  = []byte("X-Accel-Buffering")
@@ -56,6 +58,7 @@ const (
 	routeUsage       = "usage"
 	routeAdminUsage  = "admin_usage"
 	routeUnknown     = "unknown"
+	routeBatches     = "batches"
 )
 
 // exchange is the per-request record that ends up in the log line and the
@@ -128,6 +131,10 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 			s.invalidate(ctx)
 		}
 	default:
+		if s.o.Batches != nil && isBatchPath(path) {
+			s.api(ctx, routeBatches, s.batches)
+			return
+		}
 		if bytes.HasPrefix(path, []byte("/v1/models/")) && len(path) > len("/v1/models/") {
 			if s.allow(ctx, method, fasthttp.MethodGet) {
 				s.api(ctx, routeModel, s.model)
@@ -166,7 +173,7 @@ func (s *Server) allow(ctx *fasthttp.RequestCtx, method []byte, want string) boo
 func (s *Server) routeConfig(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 	uri := h.RequestURI()
 	if bytes.HasPrefix(uri, []byte("/v1/chat/")) || bytes.HasPrefix(uri, []byte("/v1/completions")) ||
-		bytes.HasPrefix(uri, []byte("/v1/embeddings")) {
+		bytes.HasPrefix(uri, []byte("/v1/embeddings")) || bytes.HasPrefix(uri, []byte("/v1/files")) {
 		return fasthttp.RequestConfig{MaxRequestBodySize: s.o.MaxBodyBytes}
 	}
 	return fasthttp.RequestConfig{MaxRequestBodySize: min(smallBodyBytes, s.o.MaxBodyBytes)}
@@ -307,6 +314,12 @@ func (s *Server) finish(x *exchange) {
 		slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000),
 		slog.Int("attempts", mv.Attempts),
 	)
+	if mv.Tier != llm.TierUnset {
+		attrs = append(attrs, slog.Float64("score", mv.Score), slog.Any("reasons", mv.Reasons))
+		if mv.Session != "" {
+			attrs = append(attrs, slog.String("session", mv.Session))
+		}
+	}
 	if x.usage != nil {
 		attrs = append(attrs, slog.Int("prompt_tokens", x.usage.PromptTokens),
 			slog.Int("completion_tokens", x.usage.CompletionTokens))
@@ -355,6 +368,9 @@ func (s *Server) prepare(ctx *fasthttp.RequestCtx, x *exchange, p *principal, r 
 	if v := ctx.Request.Header.PeekBytes(hdrCacheControlReq); len(v) > 0 {
 		r.CacheControl = parseCacheControl(v)
 	}
+	if v := ctx.Request.Header.PeekBytes(hdrSessionID); len(v) > 0 {
+		r.SessionID = string(v) // copied: the header buffer is reused
+	}
 	if v := ctx.Request.Header.PeekBytes(hdrIdempotencyKey); len(v) > 0 {
 		if len(v) > maxIdempotencyKey {
 			return invalid("Idempotency-Key", "Idempotency-Key must be at most 255 bytes")
@@ -393,6 +409,9 @@ func setMetaHeaders(h *fasthttp.ResponseHeader, mv *llm.MetaValues) {
 	if t := mv.Tier.String(); t != "" {
 		h.SetBytesK(hdrOutTier, t)
 		h.SetBytesKV(hdrOutScore, strconv.AppendFloat(make([]byte, 0, 8), mv.Score, 'f', 3, 64))
+	}
+	if mv.Session != "" {
+		h.SetBytesK(hdrOutSession, mv.Session)
 	}
 	if mv.Model != "" {
 		h.SetBytesK(hdrOutModel, mv.Model)

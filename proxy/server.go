@@ -98,6 +98,9 @@ type Options struct {
 	// be quick and safe for concurrent use. nil makes those endpoints 404;
 	// the /dashboard page shows what they return.
 	Usage func(tenant string, all bool) any
+	// Batches serves the Files and Batches APIs (/v1/files...,
+	// /v1/batches...) for the authenticated tenant. nil makes them 404.
+	Batches BatchAPI
 	// DebugLogPrompts adds the last user message to request log lines. Off
 	// by default: prompts are user data.
 	DebugLogPrompts bool

@@ -243,4 +243,5 @@ $TUNE_NOGUARD
 $PGB
 \`\`\`
 MD
+scripts/bench/microbatch.sh >> "$OUT" # issue 13: micro-batching, own section
 log "wrote $OUT"

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"llmrouter/batch"
 	"llmrouter/cache"
 	"llmrouter/config"
 	"llmrouter/embeddings"
@@ -43,14 +44,20 @@ type app struct {
 
 	classifier atomic.Pointer[classifier.Classifier]
 	policy     atomic.Pointer[classifier.Policy]
+	sessions   *classifier.Sessions // conversation tiers; kept across reloads unless routing.classifier.session changes
+	sessCfg    config.Session
 
-	router   *router.Router
-	cache    *cache.Cache
-	embedder embeddings.Embedder
-	pool     *pgxpool.Pool
-	pgStore  *cache.PGStore
-	usage    *usage.Recorder
-	proxy    *proxy.Server
+	router *router.Router
+	// embedBatch micro-batches client embeddings in front of the router.
+	embedBatch *router.EmbedBatcher
+	cache      *cache.Cache
+	embedder   embeddings.Embedder
+	pool       *pgxpool.Pool
+	pgStore    *cache.PGStore
+	usage      *usage.Recorder
+	proxy      *proxy.Server
+	// batches runs /v1/batches jobs through the same chain as live requests.
+	batches *batch.Service
 }
 
 // providerEntry is a provider client and the config it was built from, so a
@@ -94,10 +101,24 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 
 	// Coalescing keys requests with the cache's exact key (a zero-allocation
 	// hash of every answer-changing field) instead of encoding them.
-	var next llm.Completer = router.NewCoalescerWithKey(a.router, func(r *llm.Request) (string, error) {
-		k := cache.ExactKey(r.Tenant, 0, r)
-		return string(k[:]), nil
-	})
+	mb := microBatchOptions(cfg)
+	mb.Registerer = a.reg
+	prompts, err := router.NewPromptBatcher(a.router, a.router, mb)
+	if err != nil {
+		return nil, err
+	}
+	if a.embedBatch, err = router.NewEmbedBatcher(a.router, mb); err != nil {
+		return nil, err
+	}
+	coalescer, err := router.NewCoalescerWith(prompts, router.CoalescerOptions{Registerer: a.reg,
+		Key: func(r *llm.Request) (string, error) {
+			k := cache.ExactKey(r.Tenant, 0, r)
+			return string(k[:]), nil
+		}})
+	if err != nil {
+		return nil, err
+	}
+	var next llm.Completer = coalescer
 	// Idempotency-Key: repeats get the first answer (fingerprinted with the
 	// same exact key, so a key reused for another request is refused).
 	next = router.NewIdempotent(next, router.IdempotencyOptions{
@@ -118,7 +139,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 	if err != nil {
 		return nil, err
 	}
-	a.usage = usage.NewRecorder(front{Completer: next, Embedder: a.router, ModelLister: a.router}, usage.Options{
+	a.usage = usage.NewRecorder(front{Completer: next, Embedder: a.embedBatch, ModelLister: a.router}, usage.Options{
 		Prices: prices, MaxRows: cfg.Usage.MaxRows, QueueSize: cfg.Usage.QueueSize,
 		Logger: log, Registerer: a.reg,
 	})
@@ -136,6 +157,11 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 		popts.Invalidate = a.cache.Invalidate
 	}
 	popts.Usage = a.usageReport
+	if a.batches, err = batch.New(batch.Options{Completer: a.usage, Store: a.batchStore(), Logger: log}); err != nil {
+		return nil, fmt.Errorf("batch: %w", err)
+	}
+	a.batches.Start()
+	popts.Batches = a.batches
 	if a.proxy, err = proxy.New(popts); err != nil {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
@@ -203,7 +229,8 @@ func newProvider(p config.Provider, log *slog.Logger) (llm.Completer, error) {
 // routerOptions translates the routing part of cfg.
 func routerOptions(cfg *config.Config, providers map[string]llm.Completer, log *slog.Logger) (router.Options, error) {
 	target := func(t config.Target) router.Target {
-		rt := router.Target{Provider: t.Provider, Model: t.Model, Timeout: t.Timeout, Prefill: t.Prefill, ContextWindow: t.ContextWindow}
+		rt := router.Target{Provider: t.Provider, Model: t.Model, Timeout: t.Timeout, Prefill: t.Prefill, ContextWindow: t.ContextWindow,
+			PromptArrays: t.PromptArrays}
 		if p := cfg.Provider(t.Provider); p != nil {
 			rt.StreamIdleTimeout = p.Timeouts.StreamIdle
 		}
@@ -265,6 +292,19 @@ func routerOptions(cfg *config.Config, providers map[string]llm.Completer, log *
 	return o, nil
 }
 
+// microBatchOptions translates routing.micro_batch.
+func microBatchOptions(cfg *config.Config) router.MicroBatchOptions {
+	mb := cfg.Routing.MicroBatch
+	o := router.MicroBatchOptions{MaxTokens: mb.MaxTokens}
+	if mb.MaxItems != nil {
+		o.MaxItems = *mb.MaxItems
+	}
+	if mb.Window != nil {
+		o.Window = *mb.Window
+	}
+	return o
+}
+
 // retryOptions translates a routing.retry block (a partial one leaves
 // zeros, which the router inherits).
 func retryOptions(r config.Retry) router.RetryOptions {
@@ -294,13 +334,30 @@ func breakerOptions(b config.Breaker) router.BreakerOptions {
 	}
 }
 
-// classifierOptions translates routing.classifier.
-func classifierOptions(cfg *config.Config, log *slog.Logger) classifier.Options {
+// classifierOptions translates routing.classifier, loading the model it
+// names.
+func classifierOptions(cfg *config.Config, log *slog.Logger) (classifier.Options, error) {
 	c := cfg.Routing.Classifier
 	o := classifier.Options{
 		SmallMaxTokens: c.SmallMaxTokens, MediumMaxTokens: c.MediumMaxTokens,
 		Weights: c.Weights, Tokenizer: c.Tokenizer, Logger: log,
+		Target:      classifier.Target{KeepQuality: c.Target.KeepQuality, StrongShare: c.Target.StrongShare, LargeShare: c.Target.LargeShare},
 		WindowBytes: cfg.Server.Limits.ClassifierWindowBytes,
+	}
+	switch c.Model {
+	case "", "learned":
+		m, err := classifier.DefaultModel()
+		if err != nil {
+			return o, err
+		}
+		o.Model = m
+	case "hand":
+	default:
+		m, err := classifier.LoadModel(c.Model)
+		if err != nil {
+			return o, err
+		}
+		o.Model = m
 	}
 	if len(c.Thresholds) == 2 {
 		o.TierThresholds = [2]float64{c.Thresholds[0], c.Thresholds[1]}
@@ -308,11 +365,19 @@ func classifierOptions(cfg *config.Config, log *slog.Logger) classifier.Options 
 	if t, ok := llm.ParseTier(cfg.Routing.DefaultTier); ok {
 		o.DefaultTier = t
 	}
-	return o
+	return o, nil
+}
+
+func newClassifier(cfg *config.Config, log *slog.Logger) (*classifier.Classifier, error) {
+	o, err := classifierOptions(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return classifier.New(o)
 }
 
 func (a *app) setClassifier(cfg *config.Config) error {
-	c, err := classifier.New(classifierOptions(cfg, a.log))
+	c, err := newClassifier(cfg, a.log)
 	if err != nil {
 		return fmt.Errorf("routing.classifier: %w", err)
 	}
@@ -323,7 +388,25 @@ func (a *app) setClassifier(cfg *config.Config) error {
 // storePolicy publishes the per-tenant routing policy read by the
 // classifier decorator; tenant rights come from the proxy's auth snapshot.
 func (a *app) storePolicy(cfg *config.Config) {
+	sc := cfg.Routing.Classifier.Session
+	switch {
+	case sc.Disabled:
+		a.sessions = nil
+	case a.sessions == nil || sc != a.sessCfg:
+		s, err := classifier.NewSessions(classifier.SessionOptions{
+			Margin: sc.Margin, TTL: sc.TTL, MaxSessions: sc.MaxSessions, Prices: tierPrices(cfg),
+		})
+		if err != nil {
+			// Validation rejects negative values; nothing else fails.
+			a.log.Error("conversation stickiness off", slog.String("error", err.Error()))
+		}
+		a.sessions = s
+	default:
+		a.sessions.SetPrices(tierPrices(cfg))
+	}
+	a.sessCfg = sc
 	p := classifier.Policy{
+		Sessions:    a.sessions,
 		AutoAliases: append([]string{}, cfg.Routing.AutoAliases...),
 		AllowOverride: func(tenant string) bool {
 			ok, _ := a.proxy.TenantPolicy(tenant)
@@ -335,6 +418,27 @@ func (a *app) storePolicy(cfg *config.Config) {
 		},
 	}
 	a.policy.Store(&p)
+}
+
+// tierPrices returns the input and cached-input prices of the first model
+// of each tier's chain, from the config's price list (cached = input when
+// the price has no cached_input).
+func tierPrices(cfg *config.Config) func(llm.Tier) (float64, float64) {
+	type pair struct{ in, cached float64 }
+	m := map[llm.Tier]pair{}
+	for name, tp := range cfg.Routing.Tiers {
+		t, ok := llm.ParseTier(name)
+		if !ok || len(tp.Chain) == 0 {
+			continue
+		}
+		p := cfg.Prices[tp.Chain[0].Model]
+		c := p.Input
+		if p.CachedInput != nil {
+			c = *p.CachedInput
+		}
+		m[t] = pair{p.Input, c}
+	}
+	return func(t llm.Tier) (float64, float64) { return m[t].in, m[t].cached }
 }
 
 func priceTable(cfg *config.Config) (*usage.PriceTable, error) {
@@ -585,7 +689,7 @@ func (a *app) reload(cfg *config.Config) error {
 		a.providers = old
 		return err
 	}
-	c, err := classifier.New(classifierOptions(cfg, a.log))
+	c, err := newClassifier(cfg, a.log)
 	if err != nil {
 		a.providers = old
 		return fmt.Errorf("routing.classifier: %w", err)
@@ -620,6 +724,9 @@ func (a *app) reload(cfg *config.Config) error {
 	if !reflect.DeepEqual(a.cfg.Database, cfg.Database) {
 		restart = append(restart, "database")
 	}
+	if !reflect.DeepEqual(a.cfg.Routing.MicroBatch, cfg.Routing.MicroBatch) {
+		restart = append(restart, "routing.micro_batch")
+	}
 	a.cfg = cfg
 	if len(restart) > 0 {
 		sort.Strings(restart)
@@ -631,6 +738,9 @@ func (a *app) reload(cfg *config.Config) error {
 // close releases background workers after the server has stopped.
 func (a *app) close() error {
 	var errs []error
+	if a.batches != nil {
+		errs = append(errs, a.batches.Close())
+	}
 	if a.usage != nil {
 		errs = append(errs, a.usage.Close())
 	}
@@ -647,4 +757,13 @@ func (a *app) close() error {
 		a.pool.Close()
 	}
 	return errors.Join(errs...)
+}
+
+// batchStore is where batch jobs live: Postgres when the app has a pool,
+// else memory (jobs then do not survive a restart).
+func (a *app) batchStore() batch.Store {
+	if a.pool != nil {
+		return batch.NewPGStore(a.pool)
+	}
+	return batch.NewMemStore()
 }

@@ -63,7 +63,7 @@ func classifyCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if cfg == nil {
 		return code
 	}
-	c, err := classifier.New(classifierOptions(cfg, slog.New(slog.NewTextHandler(stderr, nil))))
+	c, err := newClassifier(cfg, slog.New(slog.NewTextHandler(stderr, nil)))
 	if err != nil {
 		fmt.Fprintf(stderr, "llmrouter classify: %v\n", err)
 		return 1

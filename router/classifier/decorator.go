@@ -20,6 +20,10 @@ type Policy struct {
 	// MaxTier is a tenant's highest tier; TierUnset means no cap. Nil caps
 	// nobody.
 	MaxTier func(tenant string) llm.Tier
+	// Sessions keeps conversations on their tier (see Sessions); nil
+	// routes every turn on its own. Overrides bypass it; the cap applies
+	// after it.
+	Sessions *Sessions
 }
 
 // Decorator is an llm.Completer that sets the tier of requests to auto
@@ -79,20 +83,34 @@ func (d *Decorator) route(req *llm.Request) *llm.Request {
 		v.Tier = dec.Tier
 		v.Score = dec.Score
 		v.Reasons = dec.Reasons
+		v.Session = dec.session
 	})
 	return &r2
 }
 
-func (d *Decorator) decide(c *Classifier, req *llm.Request, p Policy) Decision {
-	var dec Decision
+// routed is a Decision plus the session outcome.
+type routed struct {
+	Decision
+	session string
+}
+
+func (d *Decorator) decide(c *Classifier, req *llm.Request, p Policy) routed {
+	var dec routed
 	switch {
 	case req.TierOverride != llm.TierUnset && req.TierOverride <= llm.TierLarge &&
 		p.AllowOverride != nil && p.AllowOverride(req.Tenant):
-		dec = Decision{Tier: req.TierOverride, Reasons: []string{"override"}}
+		dec.Decision = Decision{Tier: req.TierOverride, Reasons: []string{"override"}}
 	case c == nil:
-		dec = Decision{Tier: llm.TierMedium, Reasons: []string{"no-classifier"}}
+		dec.Decision = Decision{Tier: llm.TierMedium, Reasons: []string{"no-classifier"}}
 	default:
-		dec = c.safeClassify(req)
+		dec.Decision = c.safeClassify(req)
+		if p.Sessions != nil {
+			own := dec.Tier
+			dec.session = p.Sessions.apply(SessionKey(req), &dec.Decision, c.over, historyShare(req))
+			if dec.session == SessionKept && dec.Tier != own {
+				dec.Reasons = append([]string{"session-kept:" + own.String()}, dec.Reasons...)
+			}
+		}
 	}
 	if p.MaxTier != nil {
 		if m := p.MaxTier(req.Tenant); m != llm.TierUnset && dec.Tier > m {
