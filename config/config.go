@@ -31,7 +31,60 @@ type Config struct {
 	Prices map[string]Price `yaml:"prices"`
 	// Usage configures the in-memory usage ledger.
 	Usage Usage `yaml:"usage"`
+	// Tracing exports OpenTelemetry traces over OTLP. Off by default.
+	Tracing Tracing `yaml:"tracing"`
+	// RequestLog keeps one row per request for GET /admin/requests and the
+	// dashboard's Requests view.
+	RequestLog RequestLog `yaml:"request_log"`
 }
+
+// Tracing configures OpenTelemetry trace export. The standard
+// OTEL_EXPORTER_OTLP_* variables (endpoint, protocol, headers) apply to
+// what is not set here.
+type Tracing struct {
+	// Enabled turns tracing on. Default false: no spans, no cost. Setting
+	// OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+	// turns it on too, unless OTEL_SDK_DISABLED=true.
+	Enabled bool `yaml:"enabled"`
+	// Endpoint is the collector URL, e.g. http://localhost:4318 (OTLP/HTTP)
+	// or http://localhost:4317 (gRPC). "" uses OTEL_EXPORTER_OTLP_ENDPOINT,
+	// else localhost.
+	Endpoint string `yaml:"endpoint"`
+	// Protocol is "http/protobuf" or "grpc". "" uses
+	// OTEL_EXPORTER_OTLP_PROTOCOL, else "http/protobuf".
+	Protocol string `yaml:"protocol"`
+	// SampleRatio is the fraction of new traces recorded, in (0, 1].
+	// Requests arriving with a sampled traceparent are always recorded.
+	// Default 1.
+	SampleRatio float64 `yaml:"sample_ratio"`
+	// ServiceName is the service.name of the spans. Default "llmrouter".
+	ServiceName string `yaml:"service_name"`
+	// CaptureContent adds prompt and answer text to spans: a debug option;
+	// prompts are user data. Default false.
+	CaptureContent bool `yaml:"capture_content"`
+}
+
+// RequestLog configures the request log. With a database it is the
+// request_log table; without, an in-memory ring of MaxRows rows.
+type RequestLog struct {
+	// Enabled keeps the log. Default true.
+	Enabled *bool `yaml:"enabled"`
+	// MaxRows bounds the in-memory log (no database). Default 10000.
+	MaxRows int `yaml:"max_rows"`
+	// QueueSize bounds rows waiting to be written; beyond it rows are
+	// dropped and counted. Default 4096.
+	QueueSize int `yaml:"queue_size"`
+	// BatchSize is the most rows written with one COPY. Default 256.
+	BatchSize int `yaml:"batch_size"`
+	// FlushInterval is the longest a row waits to be written. Default 1s.
+	FlushInterval time.Duration `yaml:"flush_interval"`
+	// Retention deletes rows older than this. Default 720h (30 days);
+	// "0s" keeps them.
+	Retention *time.Duration `yaml:"retention"`
+}
+
+// On reports whether the request log is kept.
+func (r RequestLog) On() bool { return r.Enabled == nil || *r.Enabled }
 
 // Server configures the fasthttp listener. Sizes are bytes, durations Go
 // duration strings ("10s", "1m30s").
@@ -152,6 +205,10 @@ type Key struct {
 	// MaxTier caps the tier of this tenant's auto requests: small, medium or
 	// large. Default "" (no cap).
 	MaxTier string `yaml:"max_tier"`
+	// LogPromptChars > 0 stores the first N characters of the last user
+	// message, redacted, in this key's request-log rows. Default 0: no
+	// prompt text is stored.
+	LogPromptChars int `yaml:"log_prompt_chars"`
 
 	// Key is the key's value, read from KeyEnv by Load; "" when KeySHA256
 	// is used. Never logged.
@@ -268,6 +325,10 @@ type Target struct {
 	// context-length error may move to a target with a larger one. 0
 	// (default) means unknown.
 	ContextWindow int `yaml:"context_window"`
+	// PromptArrays marks an OpenAI-compatible target whose /v1/completions
+	// accepts a prompt array (vLLM, TGI, OpenAI): legacy completions routed
+	// to it may be micro-batched (routing.micro_batch). Default false.
+	PromptArrays bool `yaml:"prompt_arrays"`
 	// FirstTokenTimeout bounds the wait for this target's first streamed
 	// token; past it the next target is asked, invisibly to the client.
 	// 0 (default) means routing.retry.first_token_timeout.
@@ -279,6 +340,22 @@ type Target struct {
 	// fields inherit. A provider/model pair listed in several chains must
 	// have the same breaker settings everywhere.
 	Breaker *Breaker `yaml:"breaker"`
+}
+
+// MicroBatch configures synchronous micro-batching of client
+// /v1/embeddings requests and of /v1/completions on prompt_arrays targets:
+// requests with the same tenant, model, tier and parameters that arrive
+// within window are sent as one upstream call. Chat completions are never
+// micro-batched: no provider answers several conversations in one call.
+type MicroBatch struct {
+	// MaxItems sends a batch once it holds this many requests. Default 16;
+	// 0 or 1 turns micro-batching off.
+	MaxItems *int `yaml:"max_items"`
+	// Window is the longest a request waits for others. Default 5ms (an
+	// interactive budget); 0 turns micro-batching off. At most 100ms.
+	Window *time.Duration `yaml:"window"`
+	// MaxTokens bounds a batch's estimated input tokens. Default 8192.
+	MaxTokens int `yaml:"max_tokens"`
 }
 
 // Tier names, as used in routing.tiers, routing.default_tier, max_tier and
@@ -319,6 +396,8 @@ type Routing struct {
 	// StreamIdleTimeout ends a routed stream whose upstream sends nothing
 	// for that long; the stall counts as an upstream failure. Default 30s.
 	StreamIdleTimeout time.Duration `yaml:"stream_idle_timeout"`
+	// MicroBatch merges small embeddings and legacy completions requests.
+	MicroBatch MicroBatch `yaml:"micro_batch"`
 	// AliasRetry overrides routing.retry for every target of the named
 	// models entries (pinned aliases); a target's own retry wins over it.
 	AliasRetry map[string]Retry `yaml:"alias_retry"`

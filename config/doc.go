@@ -50,6 +50,7 @@
 //	      key_sha256: "<64 hex>"   # sha256 of the key (exactly one of the two)
 //	      allow_tier_override: false  # may send x-llmrouter-tier
 //	      max_tier: ""             # small | medium | large cap; "" = none
+//	      log_prompt_chars: 0      # >0: request log keeps this many prompt chars, redacted
 //	  admin_keys: []               # same shape; may call /admin/*
 //	providers:                     # required, at least one; names unique
 //	  - name: openai               # required
@@ -79,6 +80,7 @@
 //	      model: claude-sonnet-4-5 # required, the upstream model name
 //	      timeout: 0s              # one attempt; 0 = provider timeouts only
 //	      prefill: false           # accepts an assistant prefill (mid-stream continuation)
+//	      prompt_arrays: false     # /v1/completions accepts a prompt array (micro-batching)
 //	      context_window: 0        # tokens; 0 = unknown
 //	      first_token_timeout: 0s  # 0 = routing.retry.first_token_timeout
 //	      retry: {}                # overrides routing.retry for this target (same fields)
@@ -123,6 +125,10 @@
 //	    first_token_timeout: 15s   # a stream's first token; then fail over (no retry on that target)
 //	  request_timeout: <server.request_timeout>  # all attempts together
 //	  stream_idle_timeout: 30s     # a routed stream silent this long is a failure
+//	  micro_batch:                 # embeddings + legacy completions on prompt_arrays targets
+//	    max_items: 16              # send a batch at this many requests; 0 or 1 = off
+//	    window: 5ms                # longest wait for others (0 = off, <= 100ms)
+//	    max_tokens: 8192           # estimated input tokens per batch
 //	  alias_retry: {}              # models alias -> retry overrides for its targets
 //	  idempotency:
 //	    window: 10m                # a repeated Idempotency-Key gets the first answer
@@ -161,4 +167,18 @@
 //	usage:
 //	  queue_size: 4096             # usage records waiting; beyond: dropped and counted
 //	  max_rows: 100000             # (tenant, model, day) ledger rows; oldest day evicted
+//	tracing:                       # OpenTelemetry over OTLP; OTEL_EXPORTER_OTLP_* apply too
+//	  enabled: false
+//	  endpoint: ""                 # http://localhost:4318 (http/protobuf) or :4317 (grpc)
+//	  protocol: ""                 # http/protobuf | grpc; "" = OTEL_EXPORTER_OTLP_PROTOCOL or http
+//	  sample_ratio: 1              # new traces kept; a sampled incoming traceparent always is
+//	  service_name: llmrouter
+//	  capture_content: false       # debug only: prompt and answer text on spans
+//	request_log:                   # one row per request: /admin/requests, /dashboard/requests
+//	  enabled: true
+//	  max_rows: 10000              # in-memory ring when there is no database
+//	  queue_size: 4096             # rows waiting; beyond: dropped and counted
+//	  batch_size: 256              # rows per COPY
+//	  flush_interval: 1s
+//	  retention: 720h              # rows older are deleted; 0s keeps them
 package config

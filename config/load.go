@@ -191,6 +191,15 @@ func applyDefaults(c *Config) {
 	setDur(&r.Idempotency.Window, 10*time.Minute)
 	setInt(&r.Idempotency.MaxEntries, 4096)
 	setDur(&r.StreamIdleTimeout, 30*time.Second)
+	if mb := &r.MicroBatch; true {
+		if mb.MaxItems == nil {
+			mb.MaxItems = ptr(16)
+		}
+		if mb.Window == nil {
+			mb.Window = ptr(5 * time.Millisecond)
+		}
+		setInt(&mb.MaxTokens, 8192)
+	}
 	setDur(&r.RequestTimeout, s.RequestTimeout)
 
 	e := &c.Cache.Exact
@@ -235,11 +244,31 @@ func applyDefaults(c *Config) {
 
 	setInt(&c.Usage.QueueSize, 4096)
 	setInt(&c.Usage.MaxRows, 100000)
+
+	if c.Tracing.SampleRatio == 0 {
+		c.Tracing.SampleRatio = 1
+	}
+	if c.Tracing.ServiceName == "" {
+		c.Tracing.ServiceName = "llmrouter"
+	}
+	rl := &c.RequestLog
+	setInt(&rl.MaxRows, 10000)
+	setInt(&rl.QueueSize, 4096)
+	setInt(&rl.BatchSize, 256)
+	setDur(&rl.FlushInterval, time.Second)
+	if rl.Retention == nil {
+		d := 720 * time.Hour
+		rl.Retention = &d
+	}
 }
 
 // resolveEnv reads every env reference. Missing variables are reported by
 // validate, which sees the same getenv.
 func resolveEnv(c *Config, getenv func(string) string) {
+	if (getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "") &&
+		!strings.EqualFold(getenv("OTEL_SDK_DISABLED"), "true") {
+		c.Tracing.Enabled = true
+	}
 	for i := range c.Auth.Keys {
 		if k := &c.Auth.Keys[i]; k.KeyEnv != "" {
 			k.Key = getenv(k.KeyEnv)
@@ -302,3 +331,5 @@ func setDur(p *time.Duration, v time.Duration) {
 		*p = v
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -59,6 +59,20 @@ func validate(c *Config, getenv func(string) string) error {
 	}
 	ck.positive("usage.queue_size", c.Usage.QueueSize)
 	ck.positive("usage.max_rows", c.Usage.MaxRows)
+	ck.unit("tracing.sample_ratio", c.Tracing.SampleRatio)
+	if c.Tracing.Protocol != "" {
+		ck.oneOf("tracing.protocol", c.Tracing.Protocol, "http/protobuf", "grpc")
+	}
+	if c.Tracing.Endpoint != "" {
+		ck.httpURL("tracing.endpoint", c.Tracing.Endpoint)
+	}
+	ck.positive("request_log.max_rows", c.RequestLog.MaxRows)
+	ck.positive("request_log.queue_size", c.RequestLog.QueueSize)
+	ck.positive("request_log.batch_size", c.RequestLog.BatchSize)
+	ck.duration("request_log.flush_interval", c.RequestLog.FlushInterval)
+	if r := c.RequestLog.Retention; r != nil && *r < 0 {
+		ck.add("request_log.retention", "must not be negative, got %s", *r)
+	}
 	if len(ck.problems) > 0 {
 		return &ValidationError{Problems: ck.problems}
 	}
@@ -117,6 +131,9 @@ func (ck *checker) keys(base string, keys []Key) {
 		path := fmt.Sprintf("%s[%d]", base, i)
 		if strings.TrimSpace(k.Tenant) == "" {
 			ck.add(path+".tenant", "is required")
+		}
+		if k.LogPromptChars < 0 {
+			ck.add(path+".log_prompt_chars", "must not be negative, got %d", k.LogPromptChars)
 		}
 		switch {
 		case k.KeyEnv == "" && k.KeySHA256 == "":
@@ -423,6 +440,15 @@ func (ck *checker) routing(c *Config, providers map[string]bool) {
 	ck.positive("routing.idempotency.max_entries", r.Idempotency.MaxEntries)
 	ck.duration("routing.stream_idle_timeout", r.StreamIdleTimeout)
 	ck.duration("routing.request_timeout", r.RequestTimeout)
+	if mb := r.MicroBatch; mb.MaxItems != nil && mb.Window != nil {
+		if *mb.MaxItems < 0 {
+			ck.add("routing.micro_batch.max_items", "must not be negative")
+		}
+		if *mb.Window < 0 || *mb.Window > 100*time.Millisecond {
+			ck.add("routing.micro_batch.window", "must be between 0 (off) and 100ms")
+		}
+		ck.positive("routing.micro_batch.max_tokens", mb.MaxTokens)
+	}
 }
 
 func (ck *checker) cache(c *Config) {

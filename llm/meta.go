@@ -29,6 +29,13 @@ type MetaValues struct {
 	Attempts   int      // upstream attempts made
 	Cache      string   // CacheMiss, CacheExact, CacheSemantic, CacheBypass or ""
 	Similarity float64  // cosine similarity of a semantic hit
+	// Tried lists the upstream attempts in order (router).
+	Tried []Attempt
+	// CostUSD is what the answer cost upstream (0 for a cache hit),
+	// SavedUSD what a cache hit would have cost, BaselineUSD what the
+	// request would have cost on the baseline model (0 when unknown); set
+	// by the usage recorder.
+	CostUSD, SavedUSD, BaselineUSD float64
 }
 
 // Update applies f to the values under the lock. No-op on a nil Meta.
@@ -50,5 +57,8 @@ func (m *Meta) Values() MetaValues {
 	defer m.mu.Unlock()
 	v := m.m
 	v.Reasons = append([]string(nil), m.m.Reasons...)
+	if m.m.Tried != nil {
+		v.Tried = append([]Attempt(nil), m.m.Tried...)
+	}
 	return v
 }

@@ -52,6 +52,11 @@ type Target struct {
 	// StreamIdleTimeout overrides RetryOptions.StreamIdleTimeout for this
 	// target when > 0.
 	StreamIdleTimeout time.Duration
+	// PromptArrays reports that the target's /v1/completions accepts a
+	// prompt array (vLLM, TGI, OpenAI-compatible servers), so that the
+	// micro-batcher may merge legacy completions into one call. It takes
+	// effect only when the provider client implements PromptCompleter.
+	PromptArrays bool
 	// Retry overrides Options.Retry for this target: its non-zero fields
 	// win. nil inherits everything.
 	Retry *RetryOptions

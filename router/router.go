@@ -326,16 +326,21 @@ func runUnary[R any](ctx context.Context, s *snapshot, targets []*target, meta *
 			return zero, err
 		}
 		actx, acancel := attemptContext(rctx, t.Timeout)
+		actx, rec := beginAttempt(actx, t)
 		resp, err := call(actx, t)
+		rec.stopClock()
 		timedOut := actx.Err() != nil && rctx.Err() == nil
 		acancel()
 		if err == nil {
 			done(nil)
 			f.answered(t)
+			f.endAttempt(rec, nil, false)
 			return resp, nil
 		}
-		if err := f.failed(rctx, ctx, t, done, err, timedOut); err != nil {
-			return zero, err
+		ferr := f.failed(rctx, ctx, t, done, err, timedOut)
+		f.endAttempt(rec, err, ferr != nil)
+		if ferr != nil {
+			return zero, ferr
 		}
 	}
 }

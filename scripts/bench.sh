@@ -243,5 +243,8 @@ $TUNE_NOGUARD
 $PGB
 \`\`\`
 MD
-bash scripts/bench/router.sh >>"$OUT"
+scripts/bench/microbatch.sh >> "$OUT" # issue 13: micro-batching, own section
+scripts/bench/tracing.sh >> "$OUT" # issue 15: cost of tracing when on
+scripts/bench/wireapi.sh >> "$OUT" # issue 8: /v1/messages and /v1/responses against chat
+scripts/bench/router.sh >> "$OUT" # issue 7: router cost-quality curve and classifier latency
 log "wrote $OUT"

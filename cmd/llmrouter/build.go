@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"llmrouter/batch"
 	"llmrouter/cache"
 	"llmrouter/config"
 	"llmrouter/embeddings"
@@ -26,8 +27,10 @@ import (
 	"llmrouter/provider/simulator"
 	"llmrouter/provider/transport"
 	"llmrouter/proxy"
+	"llmrouter/reqlog"
 	"llmrouter/router"
 	"llmrouter/router/classifier"
+	"llmrouter/tracing"
 	"llmrouter/usage"
 )
 
@@ -46,13 +49,19 @@ type app struct {
 	sessions   *classifier.Sessions // conversation tiers; kept across reloads unless routing.classifier.session changes
 	sessCfg    config.Session
 
-	router   *router.Router
-	cache    *cache.Cache
-	embedder embeddings.Embedder
-	pool     *pgxpool.Pool
-	pgStore  *cache.PGStore
-	usage    *usage.Recorder
-	proxy    *proxy.Server
+	router *router.Router
+	// embedBatch micro-batches client embeddings in front of the router.
+	embedBatch *router.EmbedBatcher
+	cache      *cache.Cache
+	embedder   embeddings.Embedder
+	pool       *pgxpool.Pool
+	pgStore    *cache.PGStore
+	usage      *usage.Recorder
+	proxy      *proxy.Server
+	// batches runs /v1/batches jobs through the same chain as live requests.
+	batches *batch.Service
+	tracer  *tracing.Tracer // nil when tracing is off
+	reqlog  *reqlog.Log     // nil when the request log is off
 }
 
 // providerEntry is a provider client and the config it was built from, so a
@@ -96,10 +105,24 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 
 	// Coalescing keys requests with the cache's exact key (a zero-allocation
 	// hash of every answer-changing field) instead of encoding them.
-	var next llm.Completer = router.NewCoalescerWithKey(a.router, func(r *llm.Request) (string, error) {
-		k := cache.ExactKey(r.Tenant, 0, r)
-		return string(k[:]), nil
-	})
+	mb := microBatchOptions(cfg)
+	mb.Registerer = a.reg
+	prompts, err := router.NewPromptBatcher(a.router, a.router, mb)
+	if err != nil {
+		return nil, err
+	}
+	if a.embedBatch, err = router.NewEmbedBatcher(a.router, mb); err != nil {
+		return nil, err
+	}
+	coalescer, err := router.NewCoalescerWith(prompts, router.CoalescerOptions{Registerer: a.reg,
+		Key: func(r *llm.Request) (string, error) {
+			k := cache.ExactKey(r.Tenant, 0, r)
+			return string(k[:]), nil
+		}})
+	if err != nil {
+		return nil, err
+	}
+	var next llm.Completer = coalescer
 	// Idempotency-Key: repeats get the first answer (fingerprinted with the
 	// same exact key, so a key reused for another request is refused).
 	next = router.NewIdempotent(next, router.IdempotencyOptions{
@@ -120,7 +143,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 	if err != nil {
 		return nil, err
 	}
-	a.usage = usage.NewRecorder(front{Completer: next, Embedder: a.router, ModelLister: a.router}, usage.Options{
+	a.usage = usage.NewRecorder(front{Completer: next, Embedder: a.embedBatch, ModelLister: a.router}, usage.Options{
 		Prices: prices, MaxRows: cfg.Usage.MaxRows, QueueSize: cfg.Usage.QueueSize,
 		Logger: log, Registerer: a.reg,
 	})
@@ -138,6 +161,14 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 		popts.Invalidate = a.cache.Invalidate
 	}
 	popts.Usage = a.usageReport
+	if a.batches, err = batch.New(batch.Options{Completer: a.usage, Store: a.batchStore(), Logger: log}); err != nil {
+		return nil, fmt.Errorf("batch: %w", err)
+	}
+	a.batches.Start()
+	popts.Batches = a.batches
+	if err := a.buildObservability(ctx, cfg, &popts); err != nil {
+		return nil, err
+	}
 	if a.proxy, err = proxy.New(popts); err != nil {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
@@ -205,7 +236,8 @@ func newProvider(p config.Provider, log *slog.Logger) (llm.Completer, error) {
 // routerOptions translates the routing part of cfg.
 func routerOptions(cfg *config.Config, providers map[string]llm.Completer, log *slog.Logger) (router.Options, error) {
 	target := func(t config.Target) router.Target {
-		rt := router.Target{Provider: t.Provider, Model: t.Model, Timeout: t.Timeout, Prefill: t.Prefill, ContextWindow: t.ContextWindow}
+		rt := router.Target{Provider: t.Provider, Model: t.Model, Timeout: t.Timeout, Prefill: t.Prefill, ContextWindow: t.ContextWindow,
+			PromptArrays: t.PromptArrays}
 		if p := cfg.Provider(t.Provider); p != nil {
 			rt.StreamIdleTimeout = p.Timeouts.StreamIdle
 		}
@@ -265,6 +297,19 @@ func routerOptions(cfg *config.Config, providers map[string]llm.Completer, log *
 		o.DefaultTier = t
 	}
 	return o, nil
+}
+
+// microBatchOptions translates routing.micro_batch.
+func microBatchOptions(cfg *config.Config) router.MicroBatchOptions {
+	mb := cfg.Routing.MicroBatch
+	o := router.MicroBatchOptions{MaxTokens: mb.MaxTokens}
+	if mb.MaxItems != nil {
+		o.MaxItems = *mb.MaxItems
+	}
+	if mb.Window != nil {
+		o.Window = *mb.Window
+	}
+	return o
 }
 
 // retryOptions translates a routing.retry block (a partial one leaves
@@ -450,7 +495,7 @@ func authOptions(a config.Auth) (proxy.AuthOptions, error) {
 	keys := func(ks []config.Key) ([]proxy.Key, error) {
 		out := make([]proxy.Key, 0, len(ks))
 		for _, k := range ks {
-			pk := proxy.Key{Tenant: k.Tenant, Value: k.Key, AllowTierOverride: k.AllowTierOverride}
+			pk := proxy.Key{Tenant: k.Tenant, Value: k.Key, AllowTierOverride: k.AllowTierOverride, LogPromptChars: k.LogPromptChars}
 			if k.KeySHA256 != "" {
 				pk.Value = "sha256:" + strings.TrimPrefix(strings.ToLower(k.KeySHA256), "sha256:")
 			}
@@ -686,6 +731,9 @@ func (a *app) reload(cfg *config.Config) error {
 	if !reflect.DeepEqual(a.cfg.Database, cfg.Database) {
 		restart = append(restart, "database")
 	}
+	if !reflect.DeepEqual(a.cfg.Routing.MicroBatch, cfg.Routing.MicroBatch) {
+		restart = append(restart, "routing.micro_batch")
+	}
 	a.cfg = cfg
 	if len(restart) > 0 {
 		sort.Strings(restart)
@@ -697,8 +745,19 @@ func (a *app) reload(cfg *config.Config) error {
 // close releases background workers after the server has stopped.
 func (a *app) close() error {
 	var errs []error
+	if a.batches != nil {
+		errs = append(errs, a.batches.Close())
+	}
 	if a.usage != nil {
 		errs = append(errs, a.usage.Close())
+	}
+	if a.reqlog != nil {
+		errs = append(errs, a.reqlog.Close())
+	}
+	if a.tracer != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		errs = append(errs, a.tracer.Shutdown(ctx))
+		cancel()
 	}
 	if a.cache != nil {
 		errs = append(errs, a.cache.Close())
@@ -713,4 +772,13 @@ func (a *app) close() error {
 		a.pool.Close()
 	}
 	return errors.Join(errs...)
+}
+
+// batchStore is where batch jobs live: Postgres when the app has a pool,
+// else memory (jobs then do not survive a restart).
+func (a *app) batchStore() batch.Store {
+	if a.pool != nil {
+		return batch.NewPGStore(a.pool)
+	}
+	return batch.NewMemStore()
 }
