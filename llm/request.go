@@ -75,6 +75,9 @@ type Request struct {
 	// target, cache outcome) for response headers, logs and metrics. Shallow
 	// copies of a Request share it. May be nil.
 	Meta *Meta `json:"-"`
+	// Native is the body the client sent when it spoke another wire API
+	// than Chat Completions (see Native); nil for Chat Completions.
+	Native *Native `json:"-"`
 }
 
 // CacheControl carries the request directives that the cache obeys.
@@ -126,6 +129,38 @@ type Message struct {
 	// ReasoningContent carries a model's visible thinking (Anthropic
 	// thinking blocks), never its signature.
 	ReasoningContent string `json:"reasoning_content,omitempty"`
+	// MessageExtras holds the Anthropic-only parts of a message (thinking
+	// blocks, a cache breakpoint); nil for most messages, so they stay
+	// small. Its fields are inlined on the wire. Shallow copies of a
+	// Message share it: replace it, never modify it in place.
+	*MessageExtras
+}
+
+// MessageExtras are the parts of a message only Anthropic models use.
+type MessageExtras struct {
+	// ThinkingBlocks are the assistant's thinking and redacted_thinking
+	// blocks whole, signatures included, so that a later turn can send
+	// them back to an Anthropic model (the LiteLLM field name).
+	ThinkingBlocks []ThinkingBlock `json:"thinking_blocks,omitempty"`
+	// CacheControl is an Anthropic cache breakpoint on the message's last
+	// block (raw JSON, for example {"type":"ephemeral","ttl":"1h"}).
+	CacheControl json.RawMessage `json:"cache_control,omitempty"`
+}
+
+// Thinking returns the message's thinking blocks, or nil.
+func (m *Message) Thinking() []ThinkingBlock {
+	if m.MessageExtras == nil {
+		return nil
+	}
+	return m.MessageExtras.ThinkingBlocks
+}
+
+// CacheBreakpoint returns the message's cache_control, or nil.
+func (m *Message) CacheBreakpoint() json.RawMessage {
+	if m.MessageExtras == nil {
+		return nil
+	}
+	return m.MessageExtras.CacheControl
 }
 
 // Content is a message's content: a plain string, an array of typed parts,
@@ -267,6 +302,9 @@ type ContentPart struct {
 	// Other part kinds (input_audio, file, ...) are kept raw.
 	InputAudio json.RawMessage `json:"input_audio,omitempty"`
 	File       json.RawMessage `json:"file,omitempty"`
+	// CacheControl is an Anthropic cache breakpoint on this part, raw JSON
+	// forwarded byte for byte to Anthropic targets.
+	CacheControl json.RawMessage `json:"cache_control,omitempty"`
 }
 
 // ImageURL is an image part: an https URL or a data: URL.
@@ -279,6 +317,9 @@ type ImageURL struct {
 type Tool struct {
 	Type     string       `json:"type"`
 	Function ToolFunction `json:"function"`
+	// CacheControl is an Anthropic cache breakpoint on this tool, raw JSON
+	// forwarded byte for byte to Anthropic targets.
+	CacheControl json.RawMessage `json:"cache_control,omitempty"`
 }
 
 // ToolFunction describes a callable function; Parameters is a JSON schema.

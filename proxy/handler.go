@@ -48,6 +48,9 @@ var (
 // Route labels (also the metric "route" label).
 const (
 	routeChat        = "chat"
+	routeMessages    = "messages"
+	routeCountTokens = "count_tokens"
+	routeResponses   = "responses"
 	routeCompletions = "completions"
 	routeEmbeddings  = "embeddings"
 	routeModels      = "models"
@@ -86,6 +89,17 @@ type exchange struct {
 	keyID   string
 	snippet string // opted-in, redacted prompt prefix for the request log
 	answer  string // only with TraceContent (unary)
+	// errs writes an error in the route's wire API; nil is the OpenAI
+	// envelope.
+	errs func(ctx *fasthttp.RequestCtx, e *llm.Error) int
+}
+
+// writeError answers ctx with e in x's wire API and returns the status.
+func (x *exchange) writeError(ctx *fasthttp.RequestCtx, e *llm.Error) int {
+	if x.errs != nil {
+		return x.errs(ctx, e)
+	}
+	return writeError(ctx, e)
 }
 
 // Handler returns the request handler (the server's; exposed for tests).
@@ -95,19 +109,31 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	path := ctx.Path()
 	method := ctx.Method()
 	switch string(path) {
-	case "/v1/chat/completions":
+	case "/v1/messages":
+		if s.allow(ctx, method, fasthttp.MethodPost) {
+			s.api(ctx, routeMessages, s.messages)
+		}
+	case "/v1/messages/count_tokens":
+		if s.allow(ctx, method, fasthttp.MethodPost) {
+			s.api(ctx, routeCountTokens, s.countTokens)
+		}
+	case "/v1/responses":
+		if s.allow(ctx, method, fasthttp.MethodPost) {
+			s.api(ctx, routeResponses, s.responses)
+		}
+	case "/v1/chat/completions", "/chat/completions":
 		if s.allow(ctx, method, fasthttp.MethodPost) {
 			s.api(ctx, routeChat, s.chat)
 		}
-	case "/v1/completions":
+	case "/v1/completions", "/completions":
 		if s.allow(ctx, method, fasthttp.MethodPost) {
 			s.api(ctx, routeCompletions, s.legacy)
 		}
-	case "/v1/embeddings":
+	case "/v1/embeddings", "/embeddings":
 		if s.allow(ctx, method, fasthttp.MethodPost) {
 			s.api(ctx, routeEmbeddings, s.embeddings)
 		}
-	case "/v1/models":
+	case "/v1/models", "/models":
 		if s.allow(ctx, method, fasthttp.MethodGet) {
 			s.api(ctx, routeModels, s.models)
 		}
@@ -164,7 +190,8 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 			s.api(ctx, routeBatches, s.batches)
 			return
 		}
-		if bytes.HasPrefix(path, []byte("/v1/models/")) && len(path) > len("/v1/models/") {
+		if (bytes.HasPrefix(path, []byte("/v1/models/")) && len(path) > len("/v1/models/")) ||
+			(bytes.HasPrefix(path, []byte("/models/")) && len(path) > len("/models/")) {
 			if s.allow(ctx, method, fasthttp.MethodGet) {
 				s.api(ctx, routeModel, s.model)
 			}
@@ -202,7 +229,10 @@ func (s *Server) allow(ctx *fasthttp.RequestCtx, method []byte, want string) boo
 func (s *Server) routeConfig(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 	uri := h.RequestURI()
 	if bytes.HasPrefix(uri, []byte("/v1/chat/")) || bytes.HasPrefix(uri, []byte("/v1/completions")) ||
-		bytes.HasPrefix(uri, []byte("/v1/embeddings")) || bytes.HasPrefix(uri, []byte("/v1/files")) {
+		bytes.HasPrefix(uri, []byte("/v1/embeddings")) || bytes.HasPrefix(uri, []byte("/v1/messages")) ||
+		bytes.HasPrefix(uri, []byte("/v1/responses")) || bytes.HasPrefix(uri, []byte("/chat/")) ||
+		bytes.HasPrefix(uri, []byte("/completions")) || bytes.HasPrefix(uri, []byte("/embeddings")) ||
+		bytes.HasPrefix(uri, []byte("/v1/files")) {
 		return fasthttp.RequestConfig{MaxRequestBodySize: s.o.MaxBodyBytes}
 	}
 	return fasthttp.RequestConfig{MaxRequestBodySize: min(smallBodyBytes, s.o.MaxBodyBytes)}
@@ -242,7 +272,7 @@ type apiHandler func(ctx *fasthttp.RequestCtx, x *exchange, p *principal) (finis
 // gets a 500 in the OpenAI shape, the log a line with the stack, and
 // llmrouter_proxy_panics_total{where="handler"} one more.
 func (s *Server) api(ctx *fasthttp.RequestCtx, route string, h apiHandler) {
-	x := &exchange{start: time.Now(), route: route, requestID: s.requestID(ctx), meta: &llm.Meta{}}
+	x := &exchange{start: time.Now(), route: route, requestID: s.requestID(ctx), meta: &llm.Meta{}, errs: errorWriterFor(route)}
 	ctx.Response.Header.SetBytesK(hdrRequestID, x.requestID)
 	if s.o.Tracer != nil {
 		s.startTrace(ctx, x)
@@ -258,7 +288,7 @@ func (s *Server) api(ctx *fasthttp.RequestCtx, route string, h apiHandler) {
 		ctx.Response.Reset()
 		ctx.Response.Header.SetBytesK(hdrRequestID, x.requestID)
 		x.err = pe
-		x.status = writeError(ctx, pe)
+		x.status = x.writeError(ctx, pe)
 		if held {
 			s.release()
 		}
@@ -267,7 +297,7 @@ func (s *Server) api(ctx *fasthttp.RequestCtx, route string, h apiHandler) {
 	p, aerr := s.authenticate(&ctx.Request.Header)
 	if aerr != nil {
 		x.err = aerr
-		x.status = writeError(ctx, aerr)
+		x.status = x.writeError(ctx, aerr)
 		s.finish(x)
 		return
 	}
@@ -277,7 +307,7 @@ func (s *Server) api(ctx *fasthttp.RequestCtx, route string, h apiHandler) {
 	if s.o.MaxConcurrency > 0 && n > int64(s.o.MaxConcurrency) {
 		s.release()
 		x.err = &llm.Error{Kind: llm.KindOverloaded, Message: "the proxy is at its concurrency limit; retry shortly", RetryAfter: time.Second}
-		x.status = writeError(ctx, x.err)
+		x.status = x.writeError(ctx, x.err)
 		s.finish(x)
 		return
 	}
@@ -310,7 +340,7 @@ func (s *Server) release() {
 // fail writes e as the response of x.
 func (s *Server) fail(ctx *fasthttp.RequestCtx, x *exchange, e *llm.Error) bool {
 	x.err = e
-	x.status = writeError(ctx, e)
+	x.status = x.writeError(ctx, e)
 	return true
 }
 
@@ -538,6 +568,7 @@ func (s *Server) completeUnary(ctx *fasthttp.RequestCtx, x *exchange, r *llm.Req
 	if s.o.TraceContent && x.span.Recording() && len(resp.Choices) > 0 {
 		x.answer = resp.Choices[0].Message.Content.Text()
 	}
+	setCachedShare(&ctx.Response.Header, resp.Usage)
 	if err := writeJSON(ctx, shape(resp)); err != nil {
 		ctx.ResetBody()
 		return s.fail(ctx, x, &llm.Error{Kind: llm.KindInternal, Message: "could not encode the answer", Err: err})

@@ -479,6 +479,9 @@ func (s *stream) accept(u *upstream, c *llm.Chunk) (*llm.Chunk, error) {
 			content = true
 			s.sentBytes += len(*d.Refusal)
 		}
+		if len(d.ThinkingBlocks) > 0 { // signatures, redacted thinking
+			content, s.reasoning = true, true
+		}
 		if ch.FinishReason != nil {
 			content, s.finished = true, true
 		}
