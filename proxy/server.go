@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"regexp"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -101,6 +102,10 @@ type Options struct {
 	// DebugLogPrompts adds the last user message to request log lines. Off
 	// by default: prompts are user data.
 	DebugLogPrompts bool
+	// Redactor replaces registered secrets in error messages sent to
+	// clients and in fasthttp's own log lines. nil redacts by pattern only.
+	// (The Logger should be wrapped with Redactor.Handler too.)
+	Redactor *llm.Redactor
 	// Limits bound the numbers in a request that size allocations (n,
 	// max_tokens, messages, tools, stop strings, parts); a request over one
 	// gets 400 with code "limit_exceeded". Zero fields take llm's defaults.
@@ -194,7 +199,7 @@ func New(o Options) (*Server, error) {
 		CloseOnShutdown:       true,
 		NoDefaultServerHeader: true,
 		NoDefaultContentType:  true,
-		Logger:                fasthttpLogger{log},
+		Logger:                fasthttpLogger{l: log, r: o.Redactor},
 	}
 	return s, nil
 }
@@ -323,11 +328,24 @@ func visibleASCII(b []byte) bool {
 }
 
 // fasthttpLogger sends fasthttp's own messages (connection errors) to the
-// proxy's logger at debug level.
-type fasthttpLogger struct{ l *slog.Logger }
+// proxy's logger at debug level. fasthttp quotes the raw request head in
+// some of them, so the values of credential headers are cut out first, then
+// registered secrets are replaced.
+type fasthttpLogger struct {
+	l *slog.Logger
+	r *llm.Redactor
+}
 
 func (f fasthttpLogger) Printf(format string, args ...any) {
 	if f.l.Enabled(context.Background(), slog.LevelDebug) {
-		f.l.Debug("fasthttp: " + fmt.Sprintf(format, args...))
+		f.l.Debug("fasthttp: " + f.r.Redact(redactCredentialHeaders(fmt.Sprintf(format, args...))))
 	}
+}
+
+// credentialHeader matches a credential header and its value in a quoted
+// request head (fasthttp writes it with %q, so line ends are "\r\n").
+var credentialHeader = regexp.MustCompile(`(?i)((?:authorization|proxy-authorization|api-key|x-api-key|cookie)\s*:\s*)(?:[^\\"\r\n]|\\[^rn])*`)
+
+func redactCredentialHeaders(s string) string {
+	return credentialHeader.ReplaceAllString(s, "${1}"+llm.Redacted)
 }

@@ -225,6 +225,7 @@ func (s *Server) emit(w *bufio.Writer, x *exchange, kind string, write func() er
 
 // midStreamError ends a stream with an OpenAI error event and no [DONE].
 func (s *Server) midStreamError(w *bufio.Writer, x *exchange, e *llm.Error) {
+	e = s.scrub(e)
 	x.err = e
 	b, _ := errorJSON(e)
 	s.emit(w, x, "error", func() error {

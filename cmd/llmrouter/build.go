@@ -34,8 +34,11 @@ import (
 // app is the wired process: every long-lived component and the pieces a
 // reload swaps. Build it with newApp; reload with (*app).reload.
 type app struct {
-	log *slog.Logger
+	log *slog.Logger // wrapped by redactor
 	reg *prometheus.Registry
+	// redactor knows every secret of the running config (and of the one
+	// before the last reload, for answers still in flight).
+	redactor *llm.Redactor
 
 	mu        sync.Mutex // serialises reloads
 	cfg       *config.Config
@@ -71,9 +74,12 @@ type front struct {
 }
 
 // newApp builds the whole graph from cfg. ctx bounds start-up work (the
-// database connection); the components outlive it.
+// database connection); the components outlive it. Every log line goes
+// through a redactor that knows cfg's secrets (a.log).
 func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, error) {
-	a := &app{log: log, reg: prometheus.NewRegistry(), cfg: cfg, providers: map[string]*providerEntry{}}
+	red := llm.NewRedactor(configSecrets(cfg)...)
+	log = slog.New(red.Handler(log.Handler()))
+	a := &app{log: log, reg: prometheus.NewRegistry(), redactor: red, cfg: cfg, providers: map[string]*providerEntry{}}
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	providers, err := a.buildProviders(cfg)
@@ -121,6 +127,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 	}
 	popts.Completer = a.usage // also an llm.Embedder and llm.ModelLister
 	popts.Logger = log
+	popts.Redactor = red
 	popts.Registerer = a.reg
 	popts.Gatherer = a.reg
 	popts.Ready = a.ready
@@ -527,6 +534,7 @@ func (a *app) ready(ctx context.Context) proxy.ReadyReport {
 func (a *app) reload(cfg *config.Config) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.redactor.Set(append(configSecrets(a.cfg), configSecrets(cfg)...))
 	old := a.providers
 	providers, err := a.buildProviders(cfg)
 	if err != nil {

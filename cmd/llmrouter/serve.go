@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"llmrouter/config"
+	"llmrouter/llm"
 )
 
 // serveCmd runs the proxy until SIGTERM or SIGINT; SIGHUP reloads the
@@ -40,7 +41,7 @@ func serveCmd(args []string, stderr io.Writer) int {
 	}
 	logw := newLogWriter(stderr, 100*time.Millisecond)
 	defer logw.Close()
-	log := newLogger(logw, cfg.Log.Level)
+	log := slog.New(llm.NewRedactor(configSecrets(cfg)...).Handler(newLogger(logw, cfg.Log.Level).Handler()))
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -55,6 +56,7 @@ func serveCmd(args []string, stderr io.Writer) int {
 		log.Error("start-up failed", "err", err)
 		return 1
 	}
+	log = a.log // its redactor follows reloads
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		log.Error("listen failed", "addr", cfg.Server.Listen, "err", err)
