@@ -228,15 +228,34 @@ func setDefaults(o *Options) {
 // SetAuth swaps the authentication table (config reload). Requests already
 // authenticated keep their tenant. On error the old table stays.
 func (s *Server) SetAuth(a AuthOptions) error {
-	t, err := buildAuth(a)
+	t, err := BuildAuth(a)
 	if err != nil {
 		return err
 	}
-	if t.none && !s.auth.Load().none {
+	s.SwapAuth(t)
+	return nil
+}
+
+// AuthTable is a validated authentication table; see BuildAuth.
+type AuthTable struct{ t *authTable }
+
+// BuildAuth validates a and builds the table SetAuth would swap in, so a
+// reload can build everything before it applies anything. New and SetAuth
+// accept exactly what BuildAuth accepts.
+func BuildAuth(a AuthOptions) (*AuthTable, error) {
+	t, err := buildAuth(a)
+	if err != nil {
+		return nil, err
+	}
+	return &AuthTable{t: t}, nil
+}
+
+// SwapAuth swaps in a table from BuildAuth. It cannot fail.
+func (s *Server) SwapAuth(a *AuthTable) {
+	if a.t.none && !s.auth.Load().none {
 		s.log.Warn("client authentication turned off by reload (auth mode \"none\")")
 	}
-	s.auth.Store(t)
-	return nil
+	s.auth.Store(a.t)
 }
 
 // TenantPolicy returns the tier-override policy of a tenant's (first) key,
