@@ -130,8 +130,10 @@ type Server struct {
 	srv       *fasthttp.Server
 	log       *slog.Logger
 	m         *metrics
-	metricsH  fasthttp.RequestHandler
-	started   int64 // unix seconds, the "created" of model objects
+	metricsH  fasthttp.RequestHandler // every series
+	// publicMetricsH serves the series without a tenant label.
+	publicMetricsH fasthttp.RequestHandler
+	started        int64 // unix seconds, the "created" of model objects
 
 	base       context.Context // cancelled at hard shutdown
 	cancelBase context.CancelFunc
@@ -182,7 +184,7 @@ func New(o Options) (*Server, error) {
 	s.lister, _ = o.Completer.(llm.ModelLister)
 	s.auth.Store(at)
 	s.base, s.cancelBase = context.WithCancel(context.Background())
-	s.metricsH = metricsHandler(o.Gatherer, o.Registerer)
+	s.metricsH, s.publicMetricsH = metricsHandlers(o.Gatherer, o.Registerer)
 	if at.none {
 		log.Warn("client authentication is off (auth mode \"none\"): anyone who can reach the proxy can use it")
 	}

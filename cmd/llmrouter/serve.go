@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"llmrouter/config"
 	"llmrouter/llm"
 )
@@ -67,6 +69,11 @@ func serveCmd(args []string, stderr io.Writer) int {
 	if *debugAddr != "" {
 		stopDebug := serveDebug(*debugAddr, log)
 		defer stopDebug()
+	}
+	if addr := cfg.Server.MetricsListen; addr != "off" {
+		if stopMetrics, _ := serveMetrics(addr, a, log); stopMetrics != nil {
+			defer stopMetrics()
+		}
 	}
 
 	served := make(chan error, 1)
@@ -122,6 +129,37 @@ func serveDebug(addr string, log *slog.Logger) func() {
 	}()
 	log.Warn("pprof debug listener on; keep it off public networks", "addr", addr)
 	return func() { _ = srv.Close() }
+}
+
+// serveMetrics serves every metric series (tenant-labelled ones included)
+// without a key on addr, for scrapers on a trusted network (loopback by
+// default). A listen failure is logged and not fatal: the proxy serves on,
+// and /metrics with the admin key still has every series. It returns a stop
+// function and the address it listens on, or nil when nothing listens.
+func serveMetrics(addr string, a *app, log *slog.Logger) (func(), string) {
+	h := a.proxy.MetricsHandler()
+	if h == nil {
+		return nil, ""
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		log.Error("metrics listener failed; /metrics with an admin key still has every series", "addr", addr, "err", err)
+		return nil, ""
+	}
+	srv := &fasthttp.Server{
+		Handler: func(ctx *fasthttp.RequestCtx) {
+			if string(ctx.Path()) != "/metrics" {
+				ctx.Error("not found", fasthttp.StatusNotFound)
+				return
+			}
+			h(ctx)
+		},
+		Name: "llmrouter-metrics", ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second,
+		IdleTimeout: time.Minute, MaxRequestBodySize: 1 << 10, NoDefaultServerHeader: true,
+	}
+	go func() { _ = srv.Serve(ln) }() // owner: the stop function; exits when it shuts the server down
+	log.Info("metrics listener: every series, tenant-labelled ones included, without a key", "addr", ln.Addr().String())
+	return func() { _ = srv.Shutdown() }, ln.Addr().String()
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {
