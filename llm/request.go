@@ -109,6 +109,10 @@ type Message struct {
 	// ReasoningContent carries a model's visible thinking (Anthropic
 	// thinking blocks), never its signature.
 	ReasoningContent string `json:"reasoning_content,omitempty"`
+	// Extra holds the members this type does not know (message-level
+	// audio, ...), exactly as the client sent them; they are forwarded to
+	// OpenAI-compatible upstreams and are part of the exact-cache key.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // Content is a message's content: a plain string, an array of typed parts,
@@ -250,6 +254,10 @@ type ContentPart struct {
 	// Other part kinds (input_audio, file, ...) are kept raw.
 	InputAudio json.RawMessage `json:"input_audio,omitempty"`
 	File       json.RawMessage `json:"file,omitempty"`
+	// Extra holds the members this type does not know (cache_control, the
+	// refusal text of a refusal part, ...), exactly as the client sent
+	// them; forwarded and part of the exact-cache key like Message.Extra.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // ImageURL is an image part: an https URL or a data: URL.
