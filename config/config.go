@@ -31,7 +31,60 @@ type Config struct {
 	Prices map[string]Price `yaml:"prices"`
 	// Usage configures the in-memory usage ledger.
 	Usage Usage `yaml:"usage"`
+	// Tracing exports OpenTelemetry traces over OTLP. Off by default.
+	Tracing Tracing `yaml:"tracing"`
+	// RequestLog keeps one row per request for GET /admin/requests and the
+	// dashboard's Requests view.
+	RequestLog RequestLog `yaml:"request_log"`
 }
+
+// Tracing configures OpenTelemetry trace export. The standard
+// OTEL_EXPORTER_OTLP_* variables (endpoint, protocol, headers) apply to
+// what is not set here.
+type Tracing struct {
+	// Enabled turns tracing on. Default false: no spans, no cost. Setting
+	// OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+	// turns it on too, unless OTEL_SDK_DISABLED=true.
+	Enabled bool `yaml:"enabled"`
+	// Endpoint is the collector URL, e.g. http://localhost:4318 (OTLP/HTTP)
+	// or http://localhost:4317 (gRPC). "" uses OTEL_EXPORTER_OTLP_ENDPOINT,
+	// else localhost.
+	Endpoint string `yaml:"endpoint"`
+	// Protocol is "http/protobuf" or "grpc". "" uses
+	// OTEL_EXPORTER_OTLP_PROTOCOL, else "http/protobuf".
+	Protocol string `yaml:"protocol"`
+	// SampleRatio is the fraction of new traces recorded, in (0, 1].
+	// Requests arriving with a sampled traceparent are always recorded.
+	// Default 1.
+	SampleRatio float64 `yaml:"sample_ratio"`
+	// ServiceName is the service.name of the spans. Default "llmrouter".
+	ServiceName string `yaml:"service_name"`
+	// CaptureContent adds prompt and answer text to spans: a debug option;
+	// prompts are user data. Default false.
+	CaptureContent bool `yaml:"capture_content"`
+}
+
+// RequestLog configures the request log. With a database it is the
+// request_log table; without, an in-memory ring of MaxRows rows.
+type RequestLog struct {
+	// Enabled keeps the log. Default true.
+	Enabled *bool `yaml:"enabled"`
+	// MaxRows bounds the in-memory log (no database). Default 10000.
+	MaxRows int `yaml:"max_rows"`
+	// QueueSize bounds rows waiting to be written; beyond it rows are
+	// dropped and counted. Default 4096.
+	QueueSize int `yaml:"queue_size"`
+	// BatchSize is the most rows written with one COPY. Default 256.
+	BatchSize int `yaml:"batch_size"`
+	// FlushInterval is the longest a row waits to be written. Default 1s.
+	FlushInterval time.Duration `yaml:"flush_interval"`
+	// Retention deletes rows older than this. Default 720h (30 days);
+	// "0s" keeps them.
+	Retention *time.Duration `yaml:"retention"`
+}
+
+// On reports whether the request log is kept.
+func (r RequestLog) On() bool { return r.Enabled == nil || *r.Enabled }
 
 // Server configures the fasthttp listener. Sizes are bytes, durations Go
 // duration strings ("10s", "1m30s").
@@ -152,6 +205,10 @@ type Key struct {
 	// MaxTier caps the tier of this tenant's auto requests: small, medium or
 	// large. Default "" (no cap).
 	MaxTier string `yaml:"max_tier"`
+	// LogPromptChars > 0 stores the first N characters of the last user
+	// message, redacted, in this key's request-log rows. Default 0: no
+	// prompt text is stored.
+	LogPromptChars int `yaml:"log_prompt_chars"`
 
 	// Key is the key's value, read from KeyEnv by Load; "" when KeySHA256
 	// is used. Never logged.
@@ -268,6 +325,37 @@ type Target struct {
 	// context-length error may move to a target with a larger one. 0
 	// (default) means unknown.
 	ContextWindow int `yaml:"context_window"`
+	// PromptArrays marks an OpenAI-compatible target whose /v1/completions
+	// accepts a prompt array (vLLM, TGI, OpenAI): legacy completions routed
+	// to it may be micro-batched (routing.micro_batch). Default false.
+	PromptArrays bool `yaml:"prompt_arrays"`
+	// FirstTokenTimeout bounds the wait for this target's first streamed
+	// token; past it the next target is asked, invisibly to the client.
+	// 0 (default) means routing.retry.first_token_timeout.
+	FirstTokenTimeout time.Duration `yaml:"first_token_timeout"`
+	// Retry overrides routing.retry (and routing.alias_retry) for this
+	// target; unset fields inherit.
+	Retry *Retry `yaml:"retry"`
+	// Breaker overrides routing.breaker for this target's breaker; unset
+	// fields inherit. A provider/model pair listed in several chains must
+	// have the same breaker settings everywhere.
+	Breaker *Breaker `yaml:"breaker"`
+}
+
+// MicroBatch configures synchronous micro-batching of client
+// /v1/embeddings requests and of /v1/completions on prompt_arrays targets:
+// requests with the same tenant, model, tier and parameters that arrive
+// within window are sent as one upstream call. Chat completions are never
+// micro-batched: no provider answers several conversations in one call.
+type MicroBatch struct {
+	// MaxItems sends a batch once it holds this many requests. Default 16;
+	// 0 or 1 turns micro-batching off.
+	MaxItems *int `yaml:"max_items"`
+	// Window is the longest a request waits for others. Default 5ms (an
+	// interactive budget); 0 turns micro-batching off. At most 100ms.
+	Window *time.Duration `yaml:"window"`
+	// MaxTokens bounds a batch's estimated input tokens. Default 8192.
+	MaxTokens int `yaml:"max_tokens"`
 }
 
 // Tier names, as used in routing.tiers, routing.default_tier, max_tier and
@@ -308,6 +396,24 @@ type Routing struct {
 	// StreamIdleTimeout ends a routed stream whose upstream sends nothing
 	// for that long; the stall counts as an upstream failure. Default 30s.
 	StreamIdleTimeout time.Duration `yaml:"stream_idle_timeout"`
+	// MicroBatch merges small embeddings and legacy completions requests.
+	MicroBatch MicroBatch `yaml:"micro_batch"`
+	// AliasRetry overrides routing.retry for every target of the named
+	// models entries (pinned aliases); a target's own retry wins over it.
+	AliasRetry map[string]Retry `yaml:"alias_retry"`
+	// Idempotency configures the Idempotency-Key header.
+	Idempotency Idempotency `yaml:"idempotency"`
+}
+
+// Idempotency configures how a client's Idempotency-Key is honoured: a
+// repeat of a keyed request (same tenant, same key) within Window gets the
+// first answer, or joins it while it is in flight, without a second
+// upstream call. Per process: replicas do not share keys.
+type Idempotency struct {
+	// Window is how long a completed answer is replayed. Default 10m.
+	Window time.Duration `yaml:"window"`
+	// MaxEntries bounds the keys remembered. Default 4096.
+	MaxEntries int `yaml:"max_entries"`
 }
 
 // TierPolicy is one tier's chain.
@@ -340,8 +446,51 @@ type Classifier struct {
 	Thresholds []float64 `yaml:"thresholds"`
 	// Weights overrides the weights of named complexity signals; signals
 	// not listed keep the classifier's defaults. The classifier rejects
-	// unknown names at start-up.
+	// unknown names at start-up. Used by the hand model only.
 	Weights map[string]float64 `yaml:"weights"`
+	// Model is the scorer: "learned" (default; the model fitted on the
+	// shared MMLU routing data and embedded in the binary), "hand" (the
+	// fifteen hand-weighted signals used before), or the path of a weights
+	// file written by llmrouter router fit.
+	Model string `yaml:"model"`
+	// Target derives the learned model's thresholds from its held-out
+	// cost-quality curve when Thresholds is omitted. Default keep_quality
+	// 0.95, large_share 0.05. Ignored by the hand model.
+	Target ClassifierTarget `yaml:"target"`
+	// Session keeps a conversation on its tier (learned and hand models).
+	Session Session `yaml:"session"`
+}
+
+// ClassifierTarget is what the tier thresholds are derived from. Set at
+// most one of KeepQuality and StrongShare.
+type ClassifierTarget struct {
+	// KeepQuality, in (0, 1]: keep this share of the strong model's quality
+	// with the fewest prompts above small.
+	KeepQuality float64 `yaml:"keep_quality"`
+	// StrongShare, in [0, 1]: send this share of prompts above small.
+	StrongShare float64 `yaml:"strong_share"`
+	// LargeShare, in [0, 1]: the share of prompts the large head ranks
+	// hardest (the medium model likely fails too) goes to large. Default
+	// 0.05.
+	LargeShare float64 `yaml:"large_share"`
+}
+
+// Session configures conversation stickiness: a conversation (same user
+// field, x-session-id header, or system prompt plus first user turn) keeps
+// its tier, never moves down, and moves up only when a turn scores clearly
+// higher.
+type Session struct {
+	// Disabled turns stickiness off: every turn is routed on its own.
+	Disabled bool `yaml:"disabled"`
+	// Margin is how far (in score units) above the next tier's threshold a
+	// turn must score to move the conversation up; it grows with the prompt
+	// cache discount the move would lose. Default 0.5.
+	Margin float64 `yaml:"margin"`
+	// TTL forgets a conversation idle for this long. Default 30m.
+	TTL time.Duration `yaml:"ttl"`
+	// MaxSessions bounds the in-memory session table (least recently used
+	// evicted). Default 100000.
+	MaxSessions int `yaml:"max_sessions"`
 }
 
 // Breaker configures the per-target circuit breakers.
@@ -357,9 +506,14 @@ type Breaker struct {
 	MinRequests int `yaml:"min_requests"`
 	// Window is the closed-state counting window. Default 30s.
 	Window time.Duration `yaml:"window"`
-	// OpenDuration is how long an open breaker rejects before half-open.
-	// Default 30s.
+	// OpenDuration is the first open period: how long a freshly opened
+	// breaker rejects before half-open. Default 1s.
 	OpenDuration time.Duration `yaml:"open_duration"`
+	// OpenBackoff multiplies the open period on each re-open (a failed
+	// probe, or a trip within window of closing). Default 2; >= 1.
+	OpenBackoff float64 `yaml:"open_backoff"`
+	// MaxOpenDuration caps the open period. Default 60s.
+	MaxOpenDuration time.Duration `yaml:"max_open_duration"`
 	// HalfOpenProbes is how many probe requests a half-open breaker lets
 	// through; all must succeed to close. Default 1.
 	HalfOpenProbes int `yaml:"half_open_probes"`
@@ -367,8 +521,19 @@ type Breaker struct {
 
 // Retry configures retries on one target before moving on.
 type Retry struct {
-	// MaxAttemptsPerTarget counts the first try too. Default 2.
+	// MaxAttemptsPerTarget bounds the attempts on one target after 5xx
+	// answers, the first try included. Default 2.
 	MaxAttemptsPerTarget int `yaml:"max_attempts_per_target"`
+	// ConnectAttempts bounds the attempts on one target when the request
+	// could not be sent (connection refused). Default 2.
+	ConnectAttempts int `yaml:"connect_attempts"`
+	// MaxRetryAfterWait is the longest Retry-After (429/503/529) waited out
+	// on the same target, once, when the request's budget allows; longer
+	// ones fail over at once. Default 3s; negative never waits.
+	MaxRetryAfterWait time.Duration `yaml:"max_retry_after_wait"`
+	// FirstTokenTimeout bounds the wait for a stream's first token before
+	// failing over (not retried on the same target). Default 15s.
+	FirstTokenTimeout time.Duration `yaml:"first_token_timeout"`
 	// BackoffInitial is the first backoff (jittered, doubling). Default 100ms.
 	BackoffInitial time.Duration `yaml:"backoff_initial"`
 	// BackoffMax caps the backoff. Default 2s.

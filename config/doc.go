@@ -50,6 +50,7 @@
 //	      key_sha256: "<64 hex>"   # sha256 of the key (exactly one of the two)
 //	      allow_tier_override: false  # may send x-llmrouter-tier
 //	      max_tier: ""             # small | medium | large cap; "" = none
+//	      log_prompt_chars: 0      # >0: request log keeps this many prompt chars, redacted
 //	  admin_keys: []               # same shape; may call /admin/*
 //	providers:                     # required, at least one; names unique
 //	  - name: openai               # required
@@ -79,7 +80,11 @@
 //	      model: claude-sonnet-4-5 # required, the upstream model name
 //	      timeout: 0s              # one attempt; 0 = provider timeouts only
 //	      prefill: false           # accepts an assistant prefill (mid-stream continuation)
+//	      prompt_arrays: false     # /v1/completions accepts a prompt array (micro-batching)
 //	      context_window: 0        # tokens; 0 = unknown
+//	      first_token_timeout: 0s  # 0 = routing.retry.first_token_timeout
+//	      retry: {}                # overrides routing.retry for this target (same fields)
+//	      breaker: {}              # overrides routing.breaker for this target (same fields)
 //	routing:
 //	  auto_aliases: [auto]         # names routed by the classifier; [] disables
 //	  default_tier: medium         # when the classifier cannot decide
@@ -91,14 +96,23 @@
 //	    small_max_tokens: 500
 //	    medium_max_tokens: 2000    # > small_max_tokens
 //	    tokenizer: estimate        # estimate (calibrated, fast) | cl100k_base (exact BPE, slow)
-//	    thresholds: [a, b]         # score cut points, increasing; omitted = calibrated defaults
-//	    weights: {}                # signal name -> weight; unlisted keep defaults
+//	    model: learned             # learned (embedded, fitted on MMLU) | hand (15 hand weights) | path/to/weights.json
+//	    thresholds: [a, b]         # cut points; omitted = from target (learned) or calibrated defaults (hand)
+//	    target: {keep_quality: 0.95, large_share: 0.05}  # or {strong_share: 0.4}; learned model only
+//	    weights: {}                # hand model: signal name -> weight; unlisted keep defaults
+//	    session:                   # conversations keep their tier; never down; up only by a margin
+//	      disabled: false
+//	      margin: 0.5              # score units above the next tier's cut; grows with the lost cache discount
+//	      ttl: 30m
+//	      max_sessions: 100000     # LRU bound
 //	  breaker:
 //	    consecutive_failures: 5
 //	    failure_ratio: 0.5         # (0,1]
 //	    min_requests: 20           # before failure_ratio applies
 //	    window: 30s
-//	    open_duration: 30s
+//	    open_duration: 1s          # first open period
+//	    open_backoff: 2            # x per re-open (>= 1)
+//	    max_open_duration: 60s     # cap of the open period
 //	    half_open_probes: 1
 //	  retry:
 //	    max_attempts_per_target: 2 # includes the first try
@@ -106,8 +120,19 @@
 //	    backoff_max: 2s            # >= backoff_initial
 //	    retry_after_cap: 60s       # longest a 429 Retry-After sets a target aside
 //	    default_set_aside: 1s      # set-aside of a 429 without Retry-After
+//	    connect_attempts: 2        # on a target the request could not be sent to
+//	    max_retry_after_wait: 3s   # Retry-After waited out once on the same target; negative = never
+//	    first_token_timeout: 15s   # a stream's first token; then fail over (no retry on that target)
 //	  request_timeout: <server.request_timeout>  # all attempts together
 //	  stream_idle_timeout: 30s     # a routed stream silent this long is a failure
+//	  micro_batch:                 # embeddings + legacy completions on prompt_arrays targets
+//	    max_items: 16              # send a batch at this many requests; 0 or 1 = off
+//	    window: 5ms                # longest wait for others (0 = off, <= 100ms)
+//	    max_tokens: 8192           # estimated input tokens per batch
+//	  alias_retry: {}              # models alias -> retry overrides for its targets
+//	  idempotency:
+//	    window: 10m                # a repeated Idempotency-Key gets the first answer
+//	    max_entries: 4096          # keys remembered
 //	cache:
 //	  exact:
 //	    enabled: false
@@ -142,4 +167,18 @@
 //	usage:
 //	  queue_size: 4096             # usage records waiting; beyond: dropped and counted
 //	  max_rows: 100000             # (tenant, model, day) ledger rows; oldest day evicted
+//	tracing:                       # OpenTelemetry over OTLP; OTEL_EXPORTER_OTLP_* apply too
+//	  enabled: false
+//	  endpoint: ""                 # http://localhost:4318 (http/protobuf) or :4317 (grpc)
+//	  protocol: ""                 # http/protobuf | grpc; "" = OTEL_EXPORTER_OTLP_PROTOCOL or http
+//	  sample_ratio: 1              # new traces kept; a sampled incoming traceparent always is
+//	  service_name: llmrouter
+//	  capture_content: false       # debug only: prompt and answer text on spans
+//	request_log:                   # one row per request: /admin/requests, /dashboard/requests
+//	  enabled: true
+//	  max_rows: 10000              # in-memory ring when there is no database
+//	  queue_size: 4096             # rows waiting; beyond: dropped and counted
+//	  batch_size: 256              # rows per COPY
+//	  flush_interval: 1s
+//	  retention: 720h              # rows older are deleted; 0s keeps them
 package config

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"strings"
 	"time"
 
@@ -49,20 +50,31 @@ func Parse(data []byte, getenv func(string) string) (*Config, error) {
 	return c, nil
 }
 
-// decode reads exactly one YAML document strictly into a Config.
+// decode reads exactly one YAML document strictly into a Config. Schema
+// mistakes (unknown or repeated keys, wrong shapes, values that do not
+// decode) are all reported at once, as a *ValidationError whose problems
+// carry the YAML path and line ("server.lisen: unknown field (line 3)").
 func decode(data []byte) (*Config, error) {
 	c := &Config{}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil {
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
 			return c, nil // empty file: validation reports what is missing
 		}
-		return nil, decodeError(err)
+		return nil, err // a syntax error: yaml.v3 names the line
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return nil, errors.New("yaml: the file must hold exactly one document")
+	}
+	if problems := yamlProblems(&doc, reflect.TypeFor[Config]()); len(problems) > 0 {
+		return nil, &ValidationError{Problems: problems}
+	}
+	strict := yaml.NewDecoder(bytes.NewReader(data))
+	strict.KnownFields(true)
+	if err := strict.Decode(c); err != nil {
+		return nil, decodeError(err) // a case the walker does not model
 	}
 	return c, nil
 }
@@ -163,7 +175,9 @@ func applyDefaults(c *Config) {
 	setFloat(&b.FailureRatio, 0.5)
 	setInt(&b.MinRequests, 20)
 	setDur(&b.Window, 30*time.Second)
-	setDur(&b.OpenDuration, 30*time.Second)
+	setDur(&b.OpenDuration, time.Second)
+	setFloat(&b.OpenBackoff, 2)
+	setDur(&b.MaxOpenDuration, 60*time.Second)
 	setInt(&b.HalfOpenProbes, 1)
 	rt := &r.Retry
 	setInt(&rt.MaxAttemptsPerTarget, 2)
@@ -171,7 +185,21 @@ func applyDefaults(c *Config) {
 	setDur(&rt.BackoffMax, 2*time.Second)
 	setDur(&rt.RetryAfterCap, 60*time.Second)
 	setDur(&rt.DefaultSetAside, time.Second)
+	setInt(&rt.ConnectAttempts, 2)
+	setDur(&rt.MaxRetryAfterWait, 3*time.Second)
+	setDur(&rt.FirstTokenTimeout, 15*time.Second)
+	setDur(&r.Idempotency.Window, 10*time.Minute)
+	setInt(&r.Idempotency.MaxEntries, 4096)
 	setDur(&r.StreamIdleTimeout, 30*time.Second)
+	if mb := &r.MicroBatch; true {
+		if mb.MaxItems == nil {
+			mb.MaxItems = ptr(16)
+		}
+		if mb.Window == nil {
+			mb.Window = ptr(5 * time.Millisecond)
+		}
+		setInt(&mb.MaxTokens, 8192)
+	}
 	setDur(&r.RequestTimeout, s.RequestTimeout)
 
 	e := &c.Cache.Exact
@@ -216,11 +244,31 @@ func applyDefaults(c *Config) {
 
 	setInt(&c.Usage.QueueSize, 4096)
 	setInt(&c.Usage.MaxRows, 100000)
+
+	if c.Tracing.SampleRatio == 0 {
+		c.Tracing.SampleRatio = 1
+	}
+	if c.Tracing.ServiceName == "" {
+		c.Tracing.ServiceName = "llmrouter"
+	}
+	rl := &c.RequestLog
+	setInt(&rl.MaxRows, 10000)
+	setInt(&rl.QueueSize, 4096)
+	setInt(&rl.BatchSize, 256)
+	setDur(&rl.FlushInterval, time.Second)
+	if rl.Retention == nil {
+		d := 720 * time.Hour
+		rl.Retention = &d
+	}
 }
 
 // resolveEnv reads every env reference. Missing variables are reported by
 // validate, which sees the same getenv.
 func resolveEnv(c *Config, getenv func(string) string) {
+	if (getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "") &&
+		!strings.EqualFold(getenv("OTEL_SDK_DISABLED"), "true") {
+		c.Tracing.Enabled = true
+	}
 	for i := range c.Auth.Keys {
 		if k := &c.Auth.Keys[i]; k.KeyEnv != "" {
 			k.Key = getenv(k.KeyEnv)
@@ -283,3 +331,5 @@ func setDur(p *time.Duration, v time.Duration) {
 		*p = v
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -59,6 +59,20 @@ func validate(c *Config, getenv func(string) string) error {
 	}
 	ck.positive("usage.queue_size", c.Usage.QueueSize)
 	ck.positive("usage.max_rows", c.Usage.MaxRows)
+	ck.unit("tracing.sample_ratio", c.Tracing.SampleRatio)
+	if c.Tracing.Protocol != "" {
+		ck.oneOf("tracing.protocol", c.Tracing.Protocol, "http/protobuf", "grpc")
+	}
+	if c.Tracing.Endpoint != "" {
+		ck.httpURL("tracing.endpoint", c.Tracing.Endpoint)
+	}
+	ck.positive("request_log.max_rows", c.RequestLog.MaxRows)
+	ck.positive("request_log.queue_size", c.RequestLog.QueueSize)
+	ck.positive("request_log.batch_size", c.RequestLog.BatchSize)
+	ck.duration("request_log.flush_interval", c.RequestLog.FlushInterval)
+	if r := c.RequestLog.Retention; r != nil && *r < 0 {
+		ck.add("request_log.retention", "must not be negative, got %s", *r)
+	}
 	if len(ck.problems) > 0 {
 		return &ValidationError{Problems: ck.problems}
 	}
@@ -117,6 +131,9 @@ func (ck *checker) keys(base string, keys []Key) {
 		path := fmt.Sprintf("%s[%d]", base, i)
 		if strings.TrimSpace(k.Tenant) == "" {
 			ck.add(path+".tenant", "is required")
+		}
+		if k.LogPromptChars < 0 {
+			ck.add(path+".log_prompt_chars", "must not be negative, got %d", k.LogPromptChars)
 		}
 		switch {
 		case k.KeyEnv == "" && k.KeySHA256 == "":
@@ -272,12 +289,38 @@ func (ck *checker) chain(path string, chain []Target, providers map[string]bool)
 		if t.ContextWindow < 0 {
 			ck.add(tp+".context_window", "must not be negative")
 		}
+		if t.FirstTokenTimeout < 0 {
+			ck.add(tp+".first_token_timeout", "must not be negative")
+		}
+		if t.Retry != nil {
+			ck.retryOverride(tp+".retry", t.Retry)
+		}
+		if b := t.Breaker; b != nil {
+			if b.ConsecutiveFailures < 0 || b.MinRequests < 0 || b.HalfOpenProbes < 0 ||
+				b.Window < 0 || b.OpenDuration < 0 || b.MaxOpenDuration < 0 {
+				ck.add(tp+".breaker", "settings must not be negative")
+			}
+			if b.FailureRatio < 0 || b.FailureRatio > 1 {
+				ck.add(tp+".breaker.failure_ratio", "must be within [0,1]")
+			}
+			if b.OpenBackoff != 0 && b.OpenBackoff < 1 {
+				ck.add(tp+".breaker.open_backoff", "must be at least 1")
+			}
+		}
 		for j := 0; j < i; j++ {
 			if chain[j].Provider == t.Provider && chain[j].Model == t.Model {
 				ck.add(tp, "repeats target %d (%s/%s)", j, t.Provider, t.Model)
 				break
 			}
 		}
+	}
+}
+
+// retryOverride checks a partial retry block (zero fields inherit).
+func (ck *checker) retryOverride(path string, r *Retry) {
+	if r.MaxAttemptsPerTarget < 0 || r.ConnectAttempts < 0 || r.BackoffInitial < 0 || r.BackoffMax < 0 ||
+		r.RetryAfterCap < 0 || r.DefaultSetAside < 0 || r.FirstTokenTimeout < 0 {
+		ck.add(path, "settings must not be negative (max_retry_after_wait excepted: negative never waits)")
 	}
 }
 
@@ -332,9 +375,31 @@ func (ck *checker) routing(c *Config, providers map[string]bool) {
 		switch {
 		case len(cl.Thresholds) != 2:
 			ck.add("routing.classifier.thresholds", "must be two numbers [small|medium, medium|large], got %d", len(cl.Thresholds))
-		case !finite(cl.Thresholds[0]) || !finite(cl.Thresholds[1]) || cl.Thresholds[0] >= cl.Thresholds[1]:
-			ck.add("routing.classifier.thresholds", "must be finite and increasing, got %v", cl.Thresholds)
+		case !finite(cl.Thresholds[0]) || !finite(cl.Thresholds[1]):
+			ck.add("routing.classifier.thresholds", "must be finite, got %v", cl.Thresholds)
+		case cl.Model == "hand" && cl.Thresholds[0] >= cl.Thresholds[1]:
+			ck.add("routing.classifier.thresholds", "must be increasing with the hand model, got %v", cl.Thresholds)
 		}
+	}
+	if cl.Target.KeepQuality != 0 && cl.Target.StrongShare != 0 {
+		ck.add("routing.classifier.target", "set keep_quality or strong_share, not both")
+	}
+	if q := cl.Target.KeepQuality; q != 0 && !(q > 0 && q <= 1) {
+		ck.add("routing.classifier.target.keep_quality", "must be in (0, 1], got %v", q)
+	}
+	for name, v := range map[string]float64{"strong_share": cl.Target.StrongShare, "large_share": cl.Target.LargeShare} {
+		if !(v >= 0 && v <= 1) {
+			ck.add("routing.classifier.target."+name, "must be in [0, 1], got %v", v)
+		}
+	}
+	if cl.Session.Margin < 0 || !finite(cl.Session.Margin) {
+		ck.add("routing.classifier.session.margin", "must be a finite number >= 0")
+	}
+	if cl.Session.TTL < 0 {
+		ck.add("routing.classifier.session.ttl", "must not be negative")
+	}
+	if cl.Session.MaxSessions < 0 {
+		ck.add("routing.classifier.session.max_sessions", "must not be negative")
 	}
 	for _, w := range sortedKeys(cl.Weights) {
 		if !finite(cl.Weights[w]) {
@@ -348,6 +413,10 @@ func (ck *checker) routing(c *Config, providers map[string]bool) {
 	ck.positive("routing.breaker.min_requests", b.MinRequests)
 	ck.duration("routing.breaker.window", b.Window)
 	ck.duration("routing.breaker.open_duration", b.OpenDuration)
+	if b.OpenBackoff < 1 {
+		ck.add("routing.breaker.open_backoff", "must be at least 1")
+	}
+	ck.duration("routing.breaker.max_open_duration", b.MaxOpenDuration)
 	ck.positive("routing.breaker.half_open_probes", b.HalfOpenProbes)
 
 	rt := &r.Retry
@@ -359,8 +428,27 @@ func (ck *checker) routing(c *Config, providers map[string]bool) {
 	}
 	ck.duration("routing.retry.retry_after_cap", rt.RetryAfterCap)
 	ck.duration("routing.retry.default_set_aside", rt.DefaultSetAside)
+	ck.positive("routing.retry.connect_attempts", rt.ConnectAttempts)
+	ck.duration("routing.retry.first_token_timeout", rt.FirstTokenTimeout)
+	for alias, ar := range r.AliasRetry {
+		if _, ok := c.Models[alias]; !ok {
+			ck.add("routing.alias_retry."+alias, "names no models entry")
+		}
+		ck.retryOverride("routing.alias_retry."+alias, &ar)
+	}
+	ck.duration("routing.idempotency.window", r.Idempotency.Window)
+	ck.positive("routing.idempotency.max_entries", r.Idempotency.MaxEntries)
 	ck.duration("routing.stream_idle_timeout", r.StreamIdleTimeout)
 	ck.duration("routing.request_timeout", r.RequestTimeout)
+	if mb := r.MicroBatch; mb.MaxItems != nil && mb.Window != nil {
+		if *mb.MaxItems < 0 {
+			ck.add("routing.micro_batch.max_items", "must not be negative")
+		}
+		if *mb.Window < 0 || *mb.Window > 100*time.Millisecond {
+			ck.add("routing.micro_batch.window", "must be between 0 (off) and 100ms")
+		}
+		ck.positive("routing.micro_batch.max_tokens", mb.MaxTokens)
+	}
 }
 
 func (ck *checker) cache(c *Config) {

@@ -15,13 +15,13 @@ type messageFields Message
 
 var knownMessageField = map[string]struct{}{
 	"role": {}, "content": {}, "name": {}, "tool_calls": {}, "tool_call_id": {},
-	"refusal": {}, "reasoning_content": {},
+	"refusal": {}, "reasoning_content": {}, "thinking_blocks": {}, "cache_control": {},
 }
 
 type partFields ContentPart
 
 var knownPartField = map[string]struct{}{
-	"type": {}, "text": {}, "image_url": {}, "input_audio": {}, "file": {},
+	"type": {}, "text": {}, "image_url": {}, "input_audio": {}, "file": {}, "cache_control": {},
 }
 
 // UnmarshalJSON decodes a message; unknown members go to Extra.

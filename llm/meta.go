@@ -23,11 +23,19 @@ type MetaValues struct {
 	Tier       Tier     // decided tier ("" until the classifier ran)
 	Score      float64  // classifier score
 	Reasons    []string // top classifier reasons
+	Session    string   // conversation stickiness: "new", "kept", "escalated" or "" (none)
 	Provider   string   // provider that answered
 	Model      string   // upstream model that answered
 	Attempts   int      // upstream attempts made
 	Cache      string   // CacheMiss, CacheExact, CacheSemantic, CacheBypass or ""
 	Similarity float64  // cosine similarity of a semantic hit
+	// Tried lists the upstream attempts in order (router).
+	Tried []Attempt
+	// CostUSD is what the answer cost upstream (0 for a cache hit),
+	// SavedUSD what a cache hit would have cost, BaselineUSD what the
+	// request would have cost on the baseline model (0 when unknown); set
+	// by the usage recorder.
+	CostUSD, SavedUSD, BaselineUSD float64
 }
 
 // Update applies f to the values under the lock. No-op on a nil Meta.
@@ -49,5 +57,8 @@ func (m *Meta) Values() MetaValues {
 	defer m.mu.Unlock()
 	v := m.m
 	v.Reasons = append([]string(nil), m.m.Reasons...)
+	if m.m.Tried != nil {
+		v.Tried = append([]Attempt(nil), m.m.Tried...)
+	}
 	return v
 }

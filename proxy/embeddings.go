@@ -117,7 +117,7 @@ func (s *Server) embeddings(ctx *fasthttp.RequestCtx, x *exchange, p *principal)
 	}
 	r.Tenant, r.RequestID, r.Meta = p.tenant, x.requestID, x.meta
 	x.model = r.Model
-	cctx, cancel := s.budget(false)
+	cctx, cancel := s.budget(x, false)
 	resp, err := s.embedder.Embed(cctx, r)
 	cancel()
 	mv := x.meta.Values()

@@ -79,6 +79,7 @@ func decodeLegacy(body []byte) (*llm.Request, *llm.Error) {
 		User:             lr.User,
 		PresencePenalty:  lr.PresencePenalty,
 		FrequencyPenalty: lr.FrequencyPenalty,
+		LegacyPrompt:     true,
 	}
 	if len(lr.LogitBias) > 0 && string(lr.LogitBias) != "null" {
 		r.LogitBias = lr.LogitBias

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"regexp"
 	"sync"
 	"sync/atomic"
@@ -99,6 +100,9 @@ type Options struct {
 	// be quick and safe for concurrent use. nil makes those endpoints 404;
 	// the /dashboard page shows what they return.
 	Usage func(tenant string, all bool) any
+	// Batches serves the Files and Batches APIs (/v1/files...,
+	// /v1/batches...) for the authenticated tenant. nil makes them 404.
+	Batches BatchAPI
 	// DebugLogPrompts adds the last user message to request log lines. Off
 	// by default: prompts are user data.
 	DebugLogPrompts bool
@@ -110,6 +114,30 @@ type Options struct {
 	// max_tokens, messages, tools, stop strings, parts); a request over one
 	// gets 400 with code "limit_exceeded". Zero fields take llm's defaults.
 	Limits llm.Limits
+	// Tracer, when set, opens a server span per /v1 request (continuing
+	// an incoming traceparent) and carries itself in the request context
+	// so that every layer's llm.StartSpan makes children. nil: tracing off,
+	// at no cost.
+	Tracer RequestTracer
+	// TraceContent adds the last user message and the answer text to the
+	// request span. Off by default: prompts are user data.
+	TraceContent bool
+	// RequestLog receives one record per /v1 request when it ends. It must
+	// not block (queue and return). nil: no request log.
+	RequestLog func(llm.RequestRecord)
+	// Requests answers GET /admin/requests: rows of tenant (all tenants
+	// when all) selected by query. A returned *llm.Error is answered in the
+	// OpenAI shape; the value is encoded as JSON. nil makes the endpoint 404.
+	Requests func(ctx context.Context, tenant string, all bool, query url.Values) (any, error)
+}
+
+// RequestTracer opens the root span of a request. Implementations (package
+// tracing) must be safe for concurrent use.
+type RequestTracer interface {
+	// StartRequest begins the server span named name, continuing the trace
+	// of the incoming headers that get reads (get returns "" when absent).
+	// The returned context must carry the span and an llm.Tracer.
+	StartRequest(ctx context.Context, name string, get func(key string) string) (context.Context, llm.SpanRecorder)
 }
 
 // ReadyReport is the body of /readyz. Status is "ok", "degraded" or "down";

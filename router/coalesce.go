@@ -2,13 +2,19 @@ package router
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/singleflight"
 
 	"llmrouter/llm"
@@ -16,13 +22,18 @@ import (
 
 // Coalescer is an llm.Completer that lets identical in-flight non-stream
 // requests share one call to next. Requests are identical when tenant,
-// model, tier and the whole request JSON are equal. Streams pass through.
+// model, tier and the whole request JSON are equal. Streams pass through,
+// and so does a request with Cache-Control: no-cache (the client asked for
+// a fresh answer, not one already on its way to someone else).
 //
 // The shared call runs on a context detached from every caller's
 // cancellation, whose deadline is the latest deadline among the callers
-// waiting for it (extended as callers join); it is canceled when every
-// caller has gone. Each caller gets its own copy of the Response (or
-// error) and its own Meta values. Safe for concurrent use.
+// waiting for it (extended as callers join): a follower whose deadline
+// expires leaves alone, and a leader whose client goes away leaves the call
+// running for its followers. The call is canceled only when every caller
+// has gone. Each caller gets its own copy of the Response (or error) and its
+// own Meta values; each follower's copy carries its own response id (the
+// leader keeps the upstream's). Safe for concurrent use.
 type Coalescer struct {
 	next  llm.Completer
 	group singleflight.Group
@@ -30,6 +41,34 @@ type Coalescer struct {
 	mu      sync.Mutex
 	flights map[string]*flight
 	key     func(*llm.Request) (string, error)
+
+	followers atomic.Int64 // callers that joined a flight someone else started
+	saved     atomic.Int64 // followers that got the shared call's outcome
+	mFollow   prometheus.Counter
+	mSaved    prometheus.Counter
+}
+
+// CoalescerOptions configures a Coalescer.
+type CoalescerOptions struct {
+	// Key returns the request key: equal strings only for requests that
+	// deserve the same answer (same tenant, model, tier, messages and
+	// answer-changing parameters), e.g. the cache's exact key, which is far
+	// cheaper than encoding the request. nil means a hash of the request
+	// JSON plus tenant, model and tier.
+	Key func(*llm.Request) (string, error)
+	// Registerer, when set, receives llmrouter_coalesced_followers_total and
+	// llmrouter_coalesce_upstream_calls_saved_total.
+	Registerer prometheus.Registerer
+}
+
+// CoalescerStats are the Coalescer's counters since it was built.
+type CoalescerStats struct {
+	// Followers is the number of callers that joined an identical call
+	// already in flight instead of starting their own.
+	Followers int64
+	// Saved is the number of followers that received the shared call's
+	// outcome: upstream calls that were not made.
+	Saved int64
 }
 
 var _ llm.Completer = (*Coalescer)(nil)
@@ -46,10 +85,36 @@ func NewCoalescer(next llm.Completer) *Coalescer {
 // parameters), e.g. the cache's exact key, which is far cheaper than
 // encoding the request. nil means the JSON-based key.
 func NewCoalescerWithKey(next llm.Completer, key func(*llm.Request) (string, error)) *Coalescer {
+	c, _ := NewCoalescerWith(next, CoalescerOptions{Key: key}) // no Registerer: cannot fail
+	return c
+}
+
+// NewCoalescerWith returns a Coalescer in front of next configured by o.
+// It fails only when o.Registerer refuses the metrics.
+func NewCoalescerWith(next llm.Completer, o CoalescerOptions) (*Coalescer, error) {
+	key := o.Key
 	if key == nil {
 		key = coalesceKey
 	}
-	return &Coalescer{next: next, flights: map[string]*flight{}, key: key}
+	c := &Coalescer{next: next, flights: map[string]*flight{}, key: key,
+		mFollow: prometheus.NewCounter(prometheus.CounterOpts{Name: "llmrouter_coalesced_followers_total",
+			Help: "Requests that joined an identical in-flight request instead of calling upstream."}),
+		mSaved: prometheus.NewCounter(prometheus.CounterOpts{Name: "llmrouter_coalesce_upstream_calls_saved_total",
+			Help: "Upstream calls not made because a follower got the shared answer (or error) of an identical in-flight request."}),
+	}
+	if o.Registerer != nil {
+		for _, m := range []prometheus.Collector{c.mFollow, c.mSaved} {
+			if err := o.Registerer.Register(m); err != nil {
+				return nil, fmt.Errorf("coalescer: register metrics: %w", err)
+			}
+		}
+	}
+	return c, nil
+}
+
+// Stats returns the counters.
+func (c *Coalescer) Stats() CoalescerStats {
+	return CoalescerStats{Followers: c.followers.Load(), Saved: c.saved.Load()}
 }
 
 // flight is the shared state of one key's call: its waiters and deadline.
@@ -76,28 +141,49 @@ func (c *Coalescer) Stream(ctx context.Context, req *llm.Request) (llm.Stream, e
 // Complete answers req, sharing one call to next with identical in-flight
 // requests.
 func (c *Coalescer) Complete(ctx context.Context, req *llm.Request) (*llm.Response, error) {
-	if req.Stream {
+	if req.Stream || req.CacheControl.NoCache {
 		return c.next.Complete(ctx, req)
 	}
 	key, err := c.key(req)
 	if err != nil {
 		return c.next.Complete(ctx, req)
 	}
+	// The wait's span is the parent of the shared call's attempts when this
+	// caller leads the flight.
+	ctx, sp := llm.StartSpan(ctx, llm.SpanCoalesce)
+	defer sp.End()
 	c.mu.Lock()
 	f := c.flights[key]
+	joined := f != nil
 	if f == nil {
 		f = &flight{}
 		c.flights[key] = f
 	}
 	f.join(ctx)
+	// led is written by the call (which runs only for the caller that
+	// started it) before its result is sent on ch, so reading it after
+	// receiving from ch is ordered.
+	var led bool
 	// DoChan under c.mu: a caller that found f joins f's call, because the
 	// call removes f from the map (under c.mu) before it returns.
-	ch := c.group.DoChan(key, func() (any, error) { return c.run(ctx, key, f, req) })
+	ch := c.group.DoChan(key, func() (any, error) { led = true; return c.run(ctx, key, f, req) })
 	c.mu.Unlock()
 
 	select {
 	case res := <-ch:
 		c.leave(key, f)
+		if !led {
+			c.followers.Add(1)
+			c.mFollow.Inc()
+			c.saved.Add(1)
+			c.mSaved.Inc()
+		}
+		if sp.Recording() {
+			sp.SetString("llmrouter.coalesced", strconv.FormatBool(res.Shared))
+		}
+		if sr, ok := res.Val.(*sharedResult); ok && res.Err != nil {
+			req.Meta.Update(func(m *llm.MetaValues) { m.Attempts, m.Tried = sr.meta.Attempts, sr.meta.Tried })
+		}
 		if res.Err != nil {
 			if e, ok := res.Err.(*llm.Error); ok {
 				cp := *e
@@ -108,15 +194,36 @@ func (c *Coalescer) Complete(ctx context.Context, req *llm.Request) (*llm.Respon
 		sr := res.Val.(*sharedResult)
 		req.Meta.Update(func(m *llm.MetaValues) {
 			m.Provider, m.Model, m.Attempts = sr.meta.Provider, sr.meta.Model, sr.meta.Attempts
+			m.Tried = sr.meta.Tried
 		})
 		if !res.Shared {
 			return sr.resp, nil // this caller alone got it: no copy needed
 		}
-		return cloneResponse(sr.resp), nil
+		out := cloneResponse(sr.resp)
+		if !led {
+			out.ID = followerID(out.ID)
+		}
+		return out, nil
 	case <-ctx.Done():
 		c.leave(key, f)
+		if joined {
+			c.followers.Add(1) // a follower that gave up: counted, but saved nothing
+			c.mFollow.Inc()
+		}
 		return nil, llm.AsError(ctx.Err())
 	}
+}
+
+// followerID returns a fresh response id with id's prefix ("chatcmpl-"
+// when id has none), so that no two clients see the same id.
+func followerID(id string) string {
+	prefix := "chatcmpl-"
+	if i := strings.IndexByte(id, '-'); i > 0 {
+		prefix = id[:i+1]
+	}
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return prefix + "co" + hex.EncodeToString(b[:])
 }
 
 // run makes the shared call. first is the context of the caller that
@@ -164,7 +271,8 @@ func (c *Coalescer) run(first context.Context, key string, f *flight, req *llm.R
 	}
 	c.mu.Unlock()
 	if err != nil {
-		return nil, err
+		// The attempts of a failed call still go to every caller's Meta.
+		return &sharedResult{meta: r2.Meta.Values()}, err
 	}
 	return &sharedResult{resp: resp, meta: r2.Meta.Values()}, nil
 }

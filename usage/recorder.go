@@ -167,6 +167,9 @@ func (r *Recorder) record(req meta, model string, u *llm.Usage) {
 			rec.CachedTokens = u.CachedPromptTokens()
 		}
 	}
+	// The request log and the trace read the cost from Meta.
+	cost, saved := rec.CostUSD, rec.SavedUSD
+	req.meta.Update(func(m *llm.MetaValues) { m.CostUSD, m.SavedUSD = cost, saved })
 	select {
 	case <-r.stop:
 		r.drop()
@@ -196,7 +199,9 @@ type meta struct {
 func (r *Recorder) Complete(ctx context.Context, req *llm.Request) (*llm.Response, error) {
 	resp, err := r.next.Complete(ctx, req)
 	if err == nil && resp != nil {
+		_, sp := llm.StartSpan(ctx, llm.SpanLedgerWrite)
 		r.record(meta{req.Tenant, req.Meta}, resp.Model, resp.Usage)
+		sp.End()
 	}
 	return resp, err
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"llmrouter/batch"
 	"llmrouter/cache"
 	"llmrouter/config"
 	"llmrouter/embeddings"
@@ -26,8 +27,10 @@ import (
 	"llmrouter/provider/simulator"
 	"llmrouter/provider/transport"
 	"llmrouter/proxy"
+	"llmrouter/reqlog"
 	"llmrouter/router"
 	"llmrouter/router/classifier"
+	"llmrouter/tracing"
 	"llmrouter/usage"
 )
 
@@ -46,14 +49,22 @@ type app struct {
 
 	classifier atomic.Pointer[classifier.Classifier]
 	policy     atomic.Pointer[classifier.Policy]
+	sessions   *classifier.Sessions // conversation tiers; kept across reloads unless routing.classifier.session changes
+	sessCfg    config.Session
 
-	router   *router.Router
-	cache    *cache.Cache
-	embedder embeddings.Embedder
-	pool     *pgxpool.Pool
-	pgStore  *cache.PGStore
-	usage    *usage.Recorder
-	proxy    *proxy.Server
+	router *router.Router
+	// embedBatch micro-batches client embeddings in front of the router.
+	embedBatch *router.EmbedBatcher
+	cache      *cache.Cache
+	embedder   embeddings.Embedder
+	pool       *pgxpool.Pool
+	pgStore    *cache.PGStore
+	usage      *usage.Recorder
+	proxy      *proxy.Server
+	// batches runs /v1/batches jobs through the same chain as live requests.
+	batches *batch.Service
+	tracer  *tracing.Tracer // nil when tracing is off
+	reqlog  *reqlog.Log     // nil when the request log is off
 }
 
 // providerEntry is a provider client and the config it was built from, so a
@@ -96,10 +107,32 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 
 	// Coalescing keys requests with the cache's exact key (a zero-allocation
 	// hash of every answer-changing field) instead of encoding them.
-	var next llm.Completer = router.NewCoalescerWithKey(a.router, func(r *llm.Request) (string, error) {
-		k := cache.ExactKey(r.Tenant, 0, r)
-		return string(k[:]), nil
-	})
+	mb := microBatchOptions(cfg)
+	mb.Registerer = a.reg
+	prompts, err := router.NewPromptBatcher(a.router, a.router, mb)
+	if err != nil {
+		return nil, err
+	}
+	if a.embedBatch, err = router.NewEmbedBatcher(a.router, mb); err != nil {
+		return nil, err
+	}
+	coalescer, err := router.NewCoalescerWith(prompts, router.CoalescerOptions{Registerer: a.reg,
+		Key: func(r *llm.Request) (string, error) {
+			k := cache.ExactKey(r.Tenant, 0, r)
+			return string(k[:]), nil
+		}})
+	if err != nil {
+		return nil, err
+	}
+	var next llm.Completer = coalescer
+	// Idempotency-Key: repeats get the first answer (fingerprinted with the
+	// same exact key, so a key reused for another request is refused).
+	next = router.NewIdempotent(next, router.IdempotencyOptions{
+		Window: cfg.Routing.Idempotency.Window, MaxEntries: cfg.Routing.Idempotency.MaxEntries,
+		Fingerprint: func(r *llm.Request) (string, error) {
+			k := cache.ExactKey(r.Tenant, 0, r)
+			return string(k[:]), nil
+		}})
 	if cfg.Cache.Exact.Enabled || cfg.Cache.Semantic.Enabled {
 		if a.cache, err = a.buildCache(ctx, cfg, next); err != nil {
 			return nil, err
@@ -108,7 +141,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 	}
 	next = classifier.NewDecorator(next, a.classifier.Load, func() classifier.Policy { return *a.policy.Load() })
 
-	a.usage = usage.NewRecorder(front{Completer: next, Embedder: a.router, ModelLister: a.router}, usage.Options{
+	a.usage = usage.NewRecorder(front{Completer: next, Embedder: a.embedBatch, ModelLister: a.router}, usage.Options{
 		Prices: b.prices, MaxRows: cfg.Usage.MaxRows, QueueSize: cfg.Usage.QueueSize,
 		Logger: log, Registerer: a.reg,
 	})
@@ -124,6 +157,14 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 		popts.Invalidate = a.cache.Invalidate
 	}
 	popts.Usage = a.usageReport
+	if a.batches, err = batch.New(batch.Options{Completer: a.usage, Store: a.batchStore(), Logger: log}); err != nil {
+		return nil, fmt.Errorf("batch: %w", err)
+	}
+	a.batches.Start()
+	popts.Batches = a.batches
+	if err := a.buildObservability(ctx, cfg, &popts); err != nil {
+		return nil, err
+	}
 	if a.proxy, err = proxy.New(popts); err != nil {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
@@ -162,7 +203,7 @@ func build(cfg *config.Config, old map[string]*providerEntry, log *slog.Logger) 
 	if err := router.Validate(b.router); err != nil {
 		return nil, fmt.Errorf("router: %w", err)
 	}
-	if b.classifier, err = classifier.New(classifierOptions(cfg, log)); err != nil {
+	if b.classifier, err = newClassifier(cfg, log); err != nil {
 		return nil, fmt.Errorf("routing.classifier: %w", err)
 	}
 	if b.proxy, err = proxyOptions(cfg); err != nil {
@@ -239,9 +280,24 @@ func newProvider(p config.Provider, log *slog.Logger) (llm.Completer, error) {
 // routerOptions translates the routing part of cfg.
 func routerOptions(cfg *config.Config, providers map[string]llm.Completer, log *slog.Logger) (router.Options, error) {
 	target := func(t config.Target) router.Target {
-		rt := router.Target{Provider: t.Provider, Model: t.Model, Timeout: t.Timeout, Prefill: t.Prefill, ContextWindow: t.ContextWindow}
+		rt := router.Target{Provider: t.Provider, Model: t.Model, Timeout: t.Timeout, Prefill: t.Prefill, ContextWindow: t.ContextWindow,
+			PromptArrays: t.PromptArrays}
 		if p := cfg.Provider(t.Provider); p != nil {
 			rt.StreamIdleTimeout = p.Timeouts.StreamIdle
+		}
+		if t.Retry != nil || t.FirstTokenTimeout > 0 {
+			ro := router.RetryOptions{}
+			if t.Retry != nil {
+				ro = retryOptions(*t.Retry)
+			}
+			if t.FirstTokenTimeout > 0 {
+				ro.FirstTokenTimeout = t.FirstTokenTimeout
+			}
+			rt.Retry = &ro
+		}
+		if t.Breaker != nil {
+			bo := breakerOptions(*t.Breaker)
+			rt.Breaker = &bo
 		}
 		return rt
 	}
@@ -259,25 +315,17 @@ func routerOptions(cfg *config.Config, providers map[string]llm.Completer, log *
 		Tiers:          map[llm.Tier]router.TierPolicy{},
 		RequestTimeout: cfg.Routing.RequestTimeout,
 		Logger:         log,
-		Breaker: router.BreakerOptions{
-			ConsecutiveFailures: uint32(cfg.Routing.Breaker.ConsecutiveFailures),
-			FailureRatio:        cfg.Routing.Breaker.FailureRatio,
-			MinRequests:         uint32(cfg.Routing.Breaker.MinRequests),
-			Window:              cfg.Routing.Breaker.Window,
-			OpenTimeout:         cfg.Routing.Breaker.OpenDuration,
-			HalfOpenProbes:      uint32(cfg.Routing.Breaker.HalfOpenProbes),
-			OnStateChange: func(provider, model, from, to string) {
-				log.Warn("circuit breaker state change", "provider", provider, "model", model, "from", from, "to", to)
-			},
-		},
-		Retry: router.RetryOptions{
-			MaxAttemptsPerTarget: cfg.Routing.Retry.MaxAttemptsPerTarget,
-			BackoffBase:          cfg.Routing.Retry.BackoffInitial,
-			BackoffMax:           cfg.Routing.Retry.BackoffMax,
-			MaxSetAside:          cfg.Routing.Retry.RetryAfterCap,
-			DefaultSetAside:      cfg.Routing.Retry.DefaultSetAside,
-			StreamIdleTimeout:    cfg.Routing.StreamIdleTimeout,
-		},
+		Breaker:        breakerOptions(cfg.Routing.Breaker),
+		Retry:          retryOptions(cfg.Routing.Retry),
+		AliasRetry:     map[string]*router.RetryOptions{},
+	}
+	o.Breaker.OnStateChange = func(provider, model, from, to string) {
+		log.Warn("circuit breaker state change", "provider", provider, "model", model, "from", from, "to", to)
+	}
+	o.Retry.StreamIdleTimeout = cfg.Routing.StreamIdleTimeout
+	for alias, r := range cfg.Routing.AliasRetry {
+		ro := retryOptions(r)
+		o.AliasRetry[alias] = &ro
 	}
 	for alias, ts := range cfg.Models {
 		o.Aliases[alias] = chain(ts)
@@ -295,13 +343,72 @@ func routerOptions(cfg *config.Config, providers map[string]llm.Completer, log *
 	return o, nil
 }
 
-// classifierOptions translates routing.classifier.
-func classifierOptions(cfg *config.Config, log *slog.Logger) classifier.Options {
+// microBatchOptions translates routing.micro_batch.
+func microBatchOptions(cfg *config.Config) router.MicroBatchOptions {
+	mb := cfg.Routing.MicroBatch
+	o := router.MicroBatchOptions{MaxTokens: mb.MaxTokens}
+	if mb.MaxItems != nil {
+		o.MaxItems = *mb.MaxItems
+	}
+	if mb.Window != nil {
+		o.Window = *mb.Window
+	}
+	return o
+}
+
+// retryOptions translates a routing.retry block (a partial one leaves
+// zeros, which the router inherits).
+func retryOptions(r config.Retry) router.RetryOptions {
+	return router.RetryOptions{
+		MaxAttemptsPerTarget: r.MaxAttemptsPerTarget,
+		ConnectAttempts:      r.ConnectAttempts,
+		BackoffBase:          r.BackoffInitial,
+		BackoffMax:           r.BackoffMax,
+		MaxSetAside:          r.RetryAfterCap,
+		DefaultSetAside:      r.DefaultSetAside,
+		MaxRetryAfterWait:    r.MaxRetryAfterWait,
+		FirstTokenTimeout:    r.FirstTokenTimeout,
+	}
+}
+
+// breakerOptions translates a routing.breaker block (partial: zeros inherit).
+func breakerOptions(b config.Breaker) router.BreakerOptions {
+	return router.BreakerOptions{
+		ConsecutiveFailures: uint32(b.ConsecutiveFailures),
+		FailureRatio:        b.FailureRatio,
+		MinRequests:         uint32(b.MinRequests),
+		Window:              b.Window,
+		OpenTimeout:         b.OpenDuration,
+		OpenBackoff:         b.OpenBackoff,
+		MaxOpenTimeout:      b.MaxOpenDuration,
+		HalfOpenProbes:      uint32(b.HalfOpenProbes),
+	}
+}
+
+// classifierOptions translates routing.classifier, loading the model it
+// names.
+func classifierOptions(cfg *config.Config, log *slog.Logger) (classifier.Options, error) {
 	c := cfg.Routing.Classifier
 	o := classifier.Options{
 		SmallMaxTokens: c.SmallMaxTokens, MediumMaxTokens: c.MediumMaxTokens,
 		Weights: c.Weights, Tokenizer: c.Tokenizer, Logger: log,
+		Target:      classifier.Target{KeepQuality: c.Target.KeepQuality, StrongShare: c.Target.StrongShare, LargeShare: c.Target.LargeShare},
 		WindowBytes: cfg.Server.Limits.ClassifierWindowBytes,
+	}
+	switch c.Model {
+	case "", "learned":
+		m, err := classifier.DefaultModel()
+		if err != nil {
+			return o, err
+		}
+		o.Model = m
+	case "hand":
+	default:
+		m, err := classifier.LoadModel(c.Model)
+		if err != nil {
+			return o, err
+		}
+		o.Model = m
 	}
 	if len(c.Thresholds) == 2 {
 		o.TierThresholds = [2]float64{c.Thresholds[0], c.Thresholds[1]}
@@ -309,13 +416,39 @@ func classifierOptions(cfg *config.Config, log *slog.Logger) classifier.Options 
 	if t, ok := llm.ParseTier(cfg.Routing.DefaultTier); ok {
 		o.DefaultTier = t
 	}
-	return o
+	return o, nil
+}
+
+func newClassifier(cfg *config.Config, log *slog.Logger) (*classifier.Classifier, error) {
+	o, err := classifierOptions(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return classifier.New(o)
 }
 
 // storePolicy publishes the per-tenant routing policy read by the
 // classifier decorator; tenant rights come from the proxy's auth snapshot.
 func (a *app) storePolicy(cfg *config.Config) {
+	sc := cfg.Routing.Classifier.Session
+	switch {
+	case sc.Disabled:
+		a.sessions = nil
+	case a.sessions == nil || sc != a.sessCfg:
+		s, err := classifier.NewSessions(classifier.SessionOptions{
+			Margin: sc.Margin, TTL: sc.TTL, MaxSessions: sc.MaxSessions, Prices: tierPrices(cfg),
+		})
+		if err != nil {
+			// Validation rejects negative values; nothing else fails.
+			a.log.Error("conversation stickiness off", slog.String("error", err.Error()))
+		}
+		a.sessions = s
+	default:
+		a.sessions.SetPrices(tierPrices(cfg))
+	}
+	a.sessCfg = sc
 	p := classifier.Policy{
+		Sessions:    a.sessions,
 		AutoAliases: append([]string{}, cfg.Routing.AutoAliases...),
 		AllowOverride: func(tenant string) bool {
 			ok, _ := a.proxy.TenantPolicy(tenant)
@@ -327,6 +460,27 @@ func (a *app) storePolicy(cfg *config.Config) {
 		},
 	}
 	a.policy.Store(&p)
+}
+
+// tierPrices returns the input and cached-input prices of the first model
+// of each tier's chain, from the config's price list (cached = input when
+// the price has no cached_input).
+func tierPrices(cfg *config.Config) func(llm.Tier) (float64, float64) {
+	type pair struct{ in, cached float64 }
+	m := map[llm.Tier]pair{}
+	for name, tp := range cfg.Routing.Tiers {
+		t, ok := llm.ParseTier(name)
+		if !ok || len(tp.Chain) == 0 {
+			continue
+		}
+		p := cfg.Prices[tp.Chain[0].Model]
+		c := p.Input
+		if p.CachedInput != nil {
+			c = *p.CachedInput
+		}
+		m[t] = pair{p.Input, c}
+	}
+	return func(t llm.Tier) (float64, float64) { return m[t].in, m[t].cached }
 }
 
 func priceTable(cfg *config.Config) (*usage.PriceTable, error) {
@@ -376,7 +530,7 @@ func authOptions(a config.Auth) (proxy.AuthOptions, error) {
 	keys := func(ks []config.Key) ([]proxy.Key, error) {
 		out := make([]proxy.Key, 0, len(ks))
 		for _, k := range ks {
-			pk := proxy.Key{Tenant: k.Tenant, Value: k.Key, AllowTierOverride: k.AllowTierOverride}
+			pk := proxy.Key{Tenant: k.Tenant, Value: k.Key, AllowTierOverride: k.AllowTierOverride, LogPromptChars: k.LogPromptChars}
 			if k.KeySHA256 != "" {
 				pk.Value = "sha256:" + strings.TrimPrefix(strings.ToLower(k.KeySHA256), "sha256:")
 			}
@@ -508,9 +662,10 @@ func (a *app) openStore(ctx context.Context, cfg *config.Config, dim int) error 
 	if err != nil {
 		return fmt.Errorf("database: %w", err)
 	}
+	schema := migrationSchema(cfg.Database.URL)
 	st, err := cache.NewPGStore(ctx, pool, cache.PGOptions{
 		Dim:    dim,
-		Setup:  func(ctx context.Context, p *pgxpool.Pool) error { return migrations.Apply(ctx, p, "") },
+		Setup:  func(ctx context.Context, p *pgxpool.Pool) error { return migrations.Apply(ctx, p, schema) },
 		Logger: a.log,
 	})
 	if err != nil {
@@ -540,6 +695,9 @@ func (a *app) ready(ctx context.Context) proxy.ReadyReport {
 	for _, h := range hs {
 		name := "target:" + h.Provider + "/" + h.Model
 		state := h.State
+		if !h.NextProbe.IsZero() {
+			state += ", next probe at " + h.NextProbe.UTC().Format(time.RFC3339Nano) + " (open for " + h.OpenFor.String() + ")"
+		}
 		if !h.SetAsideUntil.IsZero() && time.Now().Before(h.SetAsideUntil) {
 			state += ", rate limited until " + h.SetAsideUntil.UTC().Format(time.RFC3339)
 		}
@@ -603,6 +761,9 @@ func (a *app) reload(cfg *config.Config) error {
 	if !reflect.DeepEqual(a.cfg.Database, cfg.Database) {
 		restart = append(restart, "database")
 	}
+	if !reflect.DeepEqual(a.cfg.Routing.MicroBatch, cfg.Routing.MicroBatch) {
+		restart = append(restart, "routing.micro_batch")
+	}
 	a.cfg = cfg
 	a.storePolicy(cfg)
 	if len(restart) > 0 {
@@ -615,8 +776,19 @@ func (a *app) reload(cfg *config.Config) error {
 // close releases background workers after the server has stopped.
 func (a *app) close() error {
 	var errs []error
+	if a.batches != nil {
+		errs = append(errs, a.batches.Close())
+	}
 	if a.usage != nil {
 		errs = append(errs, a.usage.Close())
+	}
+	if a.reqlog != nil {
+		errs = append(errs, a.reqlog.Close())
+	}
+	if a.tracer != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		errs = append(errs, a.tracer.Shutdown(ctx))
+		cancel()
 	}
 	if a.cache != nil {
 		errs = append(errs, a.cache.Close())
@@ -631,4 +803,13 @@ func (a *app) close() error {
 		a.pool.Close()
 	}
 	return errors.Join(errs...)
+}
+
+// batchStore is where batch jobs live: Postgres when the app has a pool,
+// else memory (jobs then do not survive a restart).
+func (a *app) batchStore() batch.Store {
+	if a.pool != nil {
+		return batch.NewPGStore(a.pool)
+	}
+	return batch.NewMemStore()
 }

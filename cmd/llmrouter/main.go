@@ -8,7 +8,10 @@
 //	llmrouter check-config -config FILE             validate a config
 //	llmrouter classify -config FILE < prompts.jsonl route prompts offline
 //	llmrouter cache tune -config FILE --pairs FILE  calibrate the semantic threshold
-//	llmrouter healthcheck [-url URL]                exit 0 when /healthz answers (Docker)
+//	llmrouter router fit -data FILE -out FILE       fit the learned classifier
+//	llmrouter router eval -config FILE -data FILE   cost-quality curve on labelled prompts
+//	llmrouter healthcheck [-config FILE | -url URL] exit 0 when /healthz answers (Docker)
+//	llmrouter version                               print the version and build commit
 package main
 
 import (
@@ -44,6 +47,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return 2
 		case "healthcheck":
 			return healthcheckCmd(rest, stderr)
+		case "router":
+			return routerCmd(rest, stdout, stderr)
+		case "version":
+			return versionCmd(stdout)
 		case "help":
 			fmt.Fprint(stdout, usageText)
 			return 0
@@ -51,6 +58,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "llmrouter: unknown command %q\n%s", cmd, usageText)
 			return 2
 		}
+	}
+	if len(args) > 0 && (args[0] == "-version" || args[0] == "--version") {
+		return versionCmd(stdout)
 	}
 	return serveCmd(args, stderr)
 }
@@ -60,5 +70,12 @@ const usageText = `usage:
   llmrouter check-config -config FILE              validate a config and print a summary
   llmrouter classify -config FILE < prompts.jsonl  add tier, score and reasons to each JSONL line
   llmrouter cache tune -config FILE --pairs FILE   precision/recall by semantic threshold
-  llmrouter healthcheck [-url URL]                 exit 0 when the proxy's /healthz answers
+  llmrouter router fit -data FILE -out FILE        fit the learned classifier (subject-wise CV)
+  llmrouter router eval -config FILE -data FILE    cost-quality curve, APGR, vs hand/size/random
+  llmrouter healthcheck [-config FILE] [-url URL]  exit 0 when the proxy's /healthz answers
+                                                   (address from the config's server.listen)
+  llmrouter version                                print the version and build commit
+  llmrouter help                                   this text
+
+serve flags:
 `

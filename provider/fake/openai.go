@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"hash/fnv"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -45,6 +46,11 @@ type OpenAIOptions struct {
 	Fault Fault
 	// Recorder, when set, records every request.
 	Recorder *Recorder
+	// RejectInput, when set, makes an embeddings, legacy completions or
+	// chat request (its last user message) fail whole with 400 invalid_request_error when any of its
+	// inputs or prompts satisfies it, as the real API does for one input
+	// that is too long.
+	RejectInput func(input string) bool
 }
 
 // fakeCreated is the fixed "created" timestamp of every answer.
@@ -74,6 +80,8 @@ func OpenAI(o OpenAIOptions) fasthttp.RequestHandler {
 			o.chat(ctx)
 		case strings.HasSuffix(path, "/embeddings") && ctx.IsPost():
 			o.embeddings(ctx)
+		case strings.HasSuffix(path, "/completions") && ctx.IsPost():
+			o.legacyCompletions(ctx)
 		case strings.HasSuffix(path, "/models") && ctx.IsGet():
 			o.models(ctx)
 		default:
@@ -218,7 +226,7 @@ func (o *OpenAIOptions) chat(ctx *fasthttp.RequestCtx) {
 		o.modelNotFound(ctx, req.Model)
 		return
 	}
-	if o.Fault.Request(ctx, OpenAIError) {
+	if o.Fault.Request(ctx, OpenAIError) || o.rejected(ctx, "messages", []string{req.LastUserText()}) {
 		return
 	}
 	a := o.answerFor(&req, body)
@@ -382,7 +390,7 @@ func (o *OpenAIOptions) embeddings(ctx *fasthttp.RequestCtx) {
 		o.modelNotFound(ctx, req.Model)
 		return
 	}
-	if o.Fault.Request(ctx, OpenAIError) {
+	if o.Fault.Request(ctx, OpenAIError) || o.rejected(ctx, "input", req.Input) {
 		return
 	}
 	dim := o.EmbeddingDim
@@ -458,6 +466,72 @@ func (o *OpenAIOptions) models(ctx *fasthttp.RequestCtx) {
 		data[i] = model{ID: n, Object: "model", Created: fakeCreated, OwnedBy: "system"}
 	}
 	out, _ := json.Marshal(map[string]any{"object": "list", "data": data})
+	ctx.SetContentType("application/json")
+	ctx.SetBody(out)
+}
+
+// rejected answers 400 when RejectInput refuses one of inputs.
+func (o *OpenAIOptions) rejected(ctx *fasthttp.RequestCtx, param string, inputs []string) bool {
+	if o.RejectInput == nil {
+		return false
+	}
+	for i, in := range inputs {
+		if o.RejectInput(in) {
+			OpenAIError(ctx, 400, "invalid_request_error", "", param,
+				"Invalid '"+param+"["+strconv.Itoa(i)+"]': this input was rejected.")
+			return true
+		}
+	}
+	return false
+}
+
+// legacyCompletions serves POST .../completions (not chat): prompt is a
+// string or an array of strings; each prompt i gets choice index i with the
+// answer Answer (or "echo: " + prompt) would give a chat request whose one
+// user message is the prompt. Usage counts words over all prompts.
+func (o *OpenAIOptions) legacyCompletions(ctx *fasthttp.RequestCtx) {
+	var req struct {
+		Model     string          `json:"model"`
+		Prompt    json.RawMessage `json:"prompt"`
+		MaxTokens *int            `json:"max_tokens"`
+	}
+	if err := json.Unmarshal(ctx.PostBody(), &req); err != nil || req.Model == "" {
+		OpenAIError(ctx, 400, "invalid_request_error", "", "model", "you must provide a model parameter")
+		return
+	}
+	var prompts llm.EmbeddingInput // a string or an array of strings
+	if err := json.Unmarshal(req.Prompt, &prompts); err != nil || len(prompts) == 0 {
+		OpenAIError(ctx, 400, "invalid_request_error", "", "prompt", "'prompt' must be a string or an array of strings")
+		return
+	}
+	if !o.knownModel(req.Model) {
+		o.modelNotFound(ctx, req.Model)
+		return
+	}
+	if o.Fault.Request(ctx, OpenAIError) || o.rejected(ctx, "prompt", prompts) {
+		return
+	}
+	type choice struct {
+		Text         string          `json:"text"`
+		Index        int             `json:"index"`
+		Logprobs     json.RawMessage `json:"logprobs"`
+		FinishReason string          `json:"finish_reason"`
+	}
+	h := fnv.New64a()
+	h.Write(ctx.PostBody())
+	choices := make([]choice, len(prompts))
+	total := llm.Usage{}
+	for i, p := range prompts {
+		chat := &llm.Request{Model: req.Model, MaxTokens: req.MaxTokens,
+			Messages: []llm.Message{{Role: "user", Content: llm.TextContent(p)}}}
+		a := o.answerFor(chat, []byte(p))
+		choices[i] = choice{Text: strings.Join(a.pieces, ""), Index: i, Logprobs: json.RawMessage("null"), FinishReason: a.finish}
+		total.PromptTokens += a.usage.PromptTokens
+		total.CompletionTokens += a.usage.CompletionTokens
+	}
+	total.TotalTokens = total.PromptTokens + total.CompletionTokens
+	out, _ := json.Marshal(map[string]any{"id": "cmpl-fake" + hex64(h.Sum64()), "object": "text_completion",
+		"created": fakeCreated, "model": o.snapshot(req.Model), "choices": choices, "usage": total})
 	ctx.SetContentType("application/json")
 	ctx.SetBody(out)
 }

@@ -56,8 +56,11 @@ func (c *Client) Stream(ctx context.Context, path string, hdr func(*fasthttp.Req
 	if hasDeadline && ctxDeadline.Before(deadline) {
 		deadline = ctxDeadline
 	}
+	if hd, ok := llm.HeaderDeadline(ctx); ok && hd.Before(deadline) {
+		deadline = hd // the router's first-token deadline
+	}
 	req := fasthttp.AcquireRequest()
-	c.prepare(req, path, hdr, body)
+	c.prepare(ctx, req, path, hdr, body)
 	req.Header.Set("Accept", "text/event-stream")
 	resp := fasthttp.AcquireResponse()
 	err := c.stream.DoDeadline(req, resp, deadline)

@@ -27,7 +27,8 @@ import (
 // Decision is the outcome of classifying one request.
 type Decision struct {
 	Tier    llm.Tier
-	Score   float64
+	Score   float64  // the up score (learned) or the hand score
+	Large   float64  // the large head's score (learned); equal to Score with the hand weights
 	Tokens  int      // prompt tokens (exact or estimated, per Options.Tokenizer)
 	Reasons []string // up to three largest contributions, e.g. "math+0.90"
 }
@@ -39,6 +40,8 @@ type Classifier struct {
 	weights [numSignals]float64
 	kw      *keywords
 	vocab   *vocabSet
+	model   *Model             // nil: the hand weights
+	terms   *termTable         // the model's terms; nil with the hand weights
 	bpe     *tiktoken.Tiktoken // nil unless Tokenizer is TokenizerCL100K
 	log     *slog.Logger
 	scans   sync.Pool // *scanner; a scanner is 100-odd bytes of counters
@@ -79,7 +82,10 @@ func New(o Options) (*Classifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Classifier{opts: o, weights: w, kw: newKeywords(), vocab: vocab, log: o.Logger}
+	c := &Classifier{opts: o, weights: w, kw: newKeywords(), vocab: vocab, log: o.Logger, model: o.Model}
+	if o.Model != nil {
+		c.terms = &o.Model.terms
+	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -88,7 +94,7 @@ func New(o Options) (*Classifier, error) {
 			return nil, err
 		}
 	}
-	c.scans.New = func() any { return &scanner{kw: c.kw, vocab: c.vocab} }
+	c.scans.New = func() any { return &scanner{kw: c.kw, vocab: c.vocab, terms: c.terms} }
 	return c, nil
 }
 
@@ -114,13 +120,19 @@ func (c *Classifier) Classify(req *llm.Request) Decision {
 		c.beforeClassify(req)
 	}
 	s := c.scans.Get().(*scanner)
-	*s = scanner{kw: c.kw, vocab: c.vocab}
+	*s = scanner{kw: c.kw, vocab: c.vocab, terms: c.terms}
+	s.ts.reset()
 	shape := c.scanRequest(s, req)
 	tokens := estimateTokens(&s.c) + s.skipped/4
 	if c.bpe != nil {
 		tokens = c.exactTokens(req)
 	}
 	f := c.features(&s.c, shape, tokens)
+	if c.model != nil {
+		d := c.learnedDecision(s, &f, shape, tokens)
+		c.scans.Put(s)
+		return d
+	}
 	c.scans.Put(s)
 
 	var contrib [numSignals]float64
@@ -130,8 +142,11 @@ func (c *Classifier) Classify(req *llm.Request) Decision {
 		score += contrib[i]
 	}
 	score = math.Round(score*1000) / 1000
-	return Decision{Tier: c.tierOf(score), Score: score, Tokens: tokens, Reasons: topReasons(&contrib)}
+	return Decision{Tier: c.tierOf(score), Score: score, Large: score, Tokens: tokens, Reasons: topReasons(&contrib)}
 }
+
+// Model returns the learned model, or nil when the hand weights score.
+func (c *Classifier) Model() *Model { return c.model }
 
 func (c *Classifier) tierOf(score float64) llm.Tier {
 	switch {
@@ -390,4 +405,78 @@ func popcount(b uint8) int {
 		n++
 	}
 	return n
+}
+
+// learnedDecision scores a finished scan with the learned model: the up
+// head against the first threshold decides small, then the large head
+// against the second decides medium or large.
+func (c *Classifier) learnedDecision(s *scanner, f *[numSignals]float64, sh shape, tokens int) Decision {
+	m := c.model
+	x := denseFeatures(f, &s.c, sh, tokens)
+	norm := 1 / math.Sqrt(float64(max(s.c.words, 1)))
+	var contrib [numDense + 3]float64
+	up, large := m.bias[headUp], m.bias[headLarge]
+	for i := range x {
+		contrib[i] = x[i] * m.dense[headUp][i]
+		up += contrib[i]
+		large += x[i] * m.dense[headLarge][i]
+	}
+	up += s.ts.sum[headUp] * norm
+	large += s.ts.sum[headLarge] * norm
+	for j, k := range s.ts.top {
+		if k >= 0 {
+			contrib[numDense+j] = float64(m.terms.w[k][headUp]) * norm
+		}
+	}
+	tier := llm.TierSmall
+	if up >= c.opts.TierThresholds[0] {
+		tier = llm.TierMedium
+		if large >= c.opts.TierThresholds[1] {
+			tier = llm.TierLarge
+		}
+	}
+	name := func(i int) string {
+		if i < numDense {
+			return denseNames[i]
+		}
+		return m.terms.names[s.ts.top[i-numDense]]
+	}
+	return Decision{Tier: tier, Score: math.Round(up*1000) / 1000, Large: math.Round(large*1000) / 1000, Tokens: tokens, Reasons: topContrib(contrib[:], name)}
+}
+
+// topContrib formats the three largest contributions by magnitude, largest
+// first; ties keep index order.
+func topContrib(contrib []float64, name func(int) string) []string {
+	var idx [3]int
+	n := 0
+	for i := range contrib {
+		a := math.Abs(contrib[i])
+		if a < 0.005 {
+			continue
+		}
+		j := n
+		if n < 3 {
+			n++
+		} else if a <= math.Abs(contrib[idx[2]]) {
+			continue
+		} else {
+			j = 2
+		}
+		for j > 0 && math.Abs(contrib[idx[j-1]]) < a {
+			idx[j] = idx[j-1]
+			j--
+		}
+		idx[j] = i
+	}
+	out := make([]string, n)
+	var buf [64]byte
+	for i := 0; i < n; i++ {
+		b := append(buf[:0], name(idx[i])...)
+		v := contrib[idx[i]]
+		if v >= 0 {
+			b = append(b, '+')
+		}
+		out[i] = string(strconv.AppendFloat(b, v, 'f', 2, 64))
+	}
+	return out
 }

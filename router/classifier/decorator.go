@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"strings"
 
 	"llmrouter/llm"
 )
@@ -20,6 +21,10 @@ type Policy struct {
 	// MaxTier is a tenant's highest tier; TierUnset means no cap. Nil caps
 	// nobody.
 	MaxTier func(tenant string) llm.Tier
+	// Sessions keeps conversations on their tier (see Sessions); nil
+	// routes every turn on its own. Overrides bypass it; the cap applies
+	// after it.
+	Sessions *Sessions
 }
 
 // Decorator is an llm.Completer that sets the tier of requests to auto
@@ -50,12 +55,26 @@ func NewDecorator(next llm.Completer, classifier func() *Classifier, policy func
 
 // Complete implements llm.Completer.
 func (d *Decorator) Complete(ctx context.Context, req *llm.Request) (*llm.Response, error) {
-	return d.next.Complete(ctx, d.route(req))
+	return d.next.Complete(ctx, d.traced(ctx, req))
 }
 
 // Stream implements llm.Completer.
 func (d *Decorator) Stream(ctx context.Context, req *llm.Request) (llm.Stream, error) {
-	return d.next.Stream(ctx, d.route(req))
+	return d.next.Stream(ctx, d.traced(ctx, req))
+}
+
+// traced is route inside a classify span (a no-op when tracing is off).
+func (d *Decorator) traced(ctx context.Context, req *llm.Request) *llm.Request {
+	_, sp := llm.StartSpan(ctx, llm.SpanClassify)
+	r := d.route(req)
+	if sp.Recording() && r != req {
+		mv := req.Meta.Values()
+		sp.SetString("llmrouter.tier", r.Tier.String())
+		sp.SetFloat("llmrouter.score", mv.Score)
+		sp.SetString("llmrouter.reasons", strings.Join(mv.Reasons, ","))
+	}
+	sp.End()
+	return r
 }
 
 // route returns req itself for pinned models, else a copy with Tier set.
@@ -79,20 +98,34 @@ func (d *Decorator) route(req *llm.Request) *llm.Request {
 		v.Tier = dec.Tier
 		v.Score = dec.Score
 		v.Reasons = dec.Reasons
+		v.Session = dec.session
 	})
 	return &r2
 }
 
-func (d *Decorator) decide(c *Classifier, req *llm.Request, p Policy) Decision {
-	var dec Decision
+// routed is a Decision plus the session outcome.
+type routed struct {
+	Decision
+	session string
+}
+
+func (d *Decorator) decide(c *Classifier, req *llm.Request, p Policy) routed {
+	var dec routed
 	switch {
 	case req.TierOverride != llm.TierUnset && req.TierOverride <= llm.TierLarge &&
 		p.AllowOverride != nil && p.AllowOverride(req.Tenant):
-		dec = Decision{Tier: req.TierOverride, Reasons: []string{"override"}}
+		dec.Decision = Decision{Tier: req.TierOverride, Reasons: []string{"override"}}
 	case c == nil:
-		dec = Decision{Tier: llm.TierMedium, Reasons: []string{"no-classifier"}}
+		dec.Decision = Decision{Tier: llm.TierMedium, Reasons: []string{"no-classifier"}}
 	default:
-		dec = c.safeClassify(req)
+		dec.Decision = c.safeClassify(req)
+		if p.Sessions != nil {
+			own := dec.Tier
+			dec.session = p.Sessions.apply(SessionKey(req), &dec.Decision, c.over, historyShare(req))
+			if dec.session == SessionKept && dec.Tier != own {
+				dec.Reasons = append([]string{"session-kept:" + own.String()}, dec.Reasons...)
+			}
+		}
 	}
 	if p.MaxTier != nil {
 		if m := p.MaxTier(req.Tenant); m != llm.TierUnset && dec.Tier > m {

@@ -54,9 +54,19 @@ type Options struct {
 	// out keep their default weight; an unknown name is an error. A negative
 	// weight pulls the score down.
 	Weights map[string]float64
-	// TierThresholds are the score cut points: score < [0] is small, score <
-	// [1] is medium, otherwise large. Default [1.0, 2.0].
+	// TierThresholds are the score cut points. With the hand weights (Model
+	// nil): score < [0] is small, score < [1] is medium, otherwise large;
+	// default [1.0, 2.0]. With a Model: up score < [0] is small, else large
+	// score >= [1] is large, else medium (both logits); default derived from
+	// Target.
 	TierThresholds [2]float64
+	// Model is the learned scorer; nil scores with the hand Weights.
+	// DefaultOptions sets the shipped model (DefaultModel).
+	Model *Model
+	// Target derives TierThresholds from Model's held-out curve when
+	// TierThresholds is zero. Zero means the model's own default thresholds
+	// (Model.DefaultThresholds). Ignored without a Model.
+	Target Target
 	// DefaultTier is the tier used when classification cannot run (a panic,
 	// no classifier). Default medium.
 	DefaultTier llm.Tier
@@ -75,9 +85,25 @@ type Options struct {
 // DefaultWindowBytes is Options.WindowBytes when it is zero.
 const DefaultWindowBytes = 64 << 10
 
-// DefaultOptions returns the shipped configuration, calibrated on the shared
-// prompt sets (MT-Bench, Self-Instruct seeds, HumanEval, GSM8K).
+// DefaultOptions returns the shipped configuration: the learned model
+// fitted on the shared MMLU routing data (DefaultModel) with its recorded
+// thresholds. It panics if the embedded model does not parse, which a test
+// rules out.
 func DefaultOptions() Options {
+	o := HandOptions()
+	m, err := DefaultModel()
+	if err != nil {
+		panic(err)
+	}
+	o.Model = m
+	o.TierThresholds = [2]float64{}
+	return o
+}
+
+// HandOptions returns the hand-weighted configuration (15 signals,
+// calibrated on the shared prompt sets MT-Bench, Self-Instruct seeds,
+// HumanEval and GSM8K), the router's scorer before the learned one.
+func HandOptions() Options {
 	return Options{
 		SmallMaxTokens:  500,
 		MediumMaxTokens: 2000,
@@ -138,7 +164,7 @@ const (
 // resolve fills defaults and validates.
 func (o Options) resolve() (Options, [numSignals]float64, error) {
 	var w [numSignals]float64
-	d := DefaultOptions()
+	d := HandOptions()
 	if o.SmallMaxTokens == 0 {
 		o.SmallMaxTokens = d.SmallMaxTokens
 	}
@@ -148,14 +174,33 @@ func (o Options) resolve() (Options, [numSignals]float64, error) {
 	if o.SmallMaxTokens < 0 || o.MediumMaxTokens <= o.SmallMaxTokens {
 		return o, w, fmt.Errorf("classifier: token thresholds must satisfy 0 < small (%d) < medium (%d)", o.SmallMaxTokens, o.MediumMaxTokens)
 	}
-	if o.TierThresholds == [2]float64{} {
-		o.TierThresholds = d.TierThresholds
+	switch {
+	case o.Model != nil && o.TierThresholds == [2]float64{}:
+		var th [2]float64
+		var err error
+		if o.Target == (Target{}) {
+			th, err = o.Model.DefaultThresholds()
+		} else {
+			th, err = o.Model.Thresholds(o.Target)
+		}
+		if err != nil {
+			return o, w, fmt.Errorf("classifier: %w", err)
+		}
+		o.TierThresholds = th
+	case o.Model != nil:
+		if math.IsNaN(o.TierThresholds[0]) || math.IsNaN(o.TierThresholds[1]) {
+			return o, w, fmt.Errorf("classifier: tier thresholds must be numbers, got %v", o.TierThresholds)
+		}
+	default:
+		if o.TierThresholds == [2]float64{} {
+			o.TierThresholds = d.TierThresholds
+		}
+		if !(o.TierThresholds[0] < o.TierThresholds[1]) || math.IsNaN(o.TierThresholds[0]) || math.IsNaN(o.TierThresholds[1]) {
+			return o, w, fmt.Errorf("classifier: tier thresholds must be increasing, got %v", o.TierThresholds)
+		}
 	}
 	if o.WindowBytes <= 0 {
 		o.WindowBytes = DefaultWindowBytes
-	}
-	if !(o.TierThresholds[0] < o.TierThresholds[1]) || math.IsNaN(o.TierThresholds[0]) || math.IsNaN(o.TierThresholds[1]) {
-		return o, w, fmt.Errorf("classifier: tier thresholds must be increasing, got %v", o.TierThresholds)
 	}
 	if o.DefaultTier == llm.TierUnset {
 		o.DefaultTier = d.DefaultTier

@@ -80,6 +80,13 @@ type scanner struct {
 
 	prevH   uint64 // hash of the previous word; 0 at the start of a text
 	inFence bool
+
+	// Learned-scorer terms (see learned.go): terms is nil for the hand
+	// weights; rec is set only when fitting, and prevWord with it.
+	terms    *termTable
+	ts       termScan
+	rec      termRecorder
+	prevWord string
 }
 
 // Byte classes for the scanner's run loop.
@@ -125,6 +132,7 @@ type line struct {
 func (s *scanner) text(t string, signals bool) {
 	s.c.messageCount++
 	s.prevH = 0
+	s.prevWord = ""
 	cls := s.kw.class
 	n := len(t)
 	var ln line
@@ -189,6 +197,9 @@ func (s *scanner) text(t string, signals bool) {
 				s.c.wordExtra += run - 12
 			}
 			if signals {
+				if s.terms != nil || s.rec != nil {
+					s.termsAt(t, i, j, fh)
+				}
 				s.endWord(fh, i < easyWindow || n-j < easyWindow)
 			}
 			i = j
@@ -260,6 +271,7 @@ func (s *scanner) text(t string, signals bool) {
 			}
 			ln.last = 'x'
 			s.prevH = 0
+			s.prevWord = ""
 			i += size
 		default:
 			s.c.punctRuns++
@@ -391,6 +403,50 @@ func (s *scanner) punct(t string, i int, prev byte, lineMath *int) {
 			}
 		}
 	}
+}
+
+// termsAt looks up (or records, when fitting) the terms of the word t[i:j]
+// whose hash is fh: the word, the pair with the previous word, and the
+// word's last suffixLen letters. It must run before endWord moves prevH.
+func (s *scanner) termsAt(t string, i, j int, fh uint64) {
+	if s.rec != nil {
+		w := lowerASCII(t[i:j])
+		s.rec("w:" + w)
+		if s.prevWord != "" {
+			s.rec("b:" + s.prevWord + " " + w)
+		}
+		if j-i >= suffixMinWord {
+			s.rec("s:" + w[len(w)-suffixLen:])
+		}
+		s.prevWord = w
+		return
+	}
+	tt := s.terms
+	if k := tt.find(fh); k >= 0 {
+		s.ts.add(tt, k)
+	}
+	if s.prevH != 0 {
+		if k := tt.find(pairHash(s.prevH, fh)); k >= 0 {
+			s.ts.add(tt, k)
+		}
+	}
+	if j-i >= suffixMinWord {
+		h := hashSeed
+		for k := j - suffixLen; k < j; k++ {
+			h = hashByte(h, t[k]|0x20)
+		}
+		if k := tt.find(finishHash(finishHash(h) ^ sufSalt)); k >= 0 {
+			s.ts.add(tt, k)
+		}
+	}
+}
+
+func lowerASCII(w string) string {
+	b := []byte(w)
+	for i, c := range b {
+		b[i] = c | 0x20
+	}
+	return string(b)
 }
 
 // endWord looks the finished word, and the pair it forms with the previous

@@ -255,3 +255,40 @@ test('a malformed streamed request fails before any chunk', async () => {
     },
   );
 });
+
+test('batch job: files.create, batches.create, batches.retrieve, files.content', async () => {
+  const lines = [];
+  for (let i = 0; i < 5; i++) {
+    lines.push(JSON.stringify({
+      custom_id: `line-${i}`, method: 'POST', url: '/v1/chat/completions',
+      body: { model, messages: [{ role: 'user', content: `batch question ${i % 3}` }], max_tokens: 32 },
+    }));
+  }
+  const file = await client.files.create({
+    file: await OpenAI.toFile(Buffer.from(lines.join('\n') + '\n'), 'batch.jsonl'),
+    purpose: 'batch',
+  });
+  assert.match(file.id, /^file-/);
+  assert.equal(file.object, 'file');
+  assert.equal(file.purpose, 'batch');
+  const created = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+  assert.match(created.id, /^batch_/);
+  assert.equal(created.input_file_id, file.id);
+  let batch = created;
+  const deadline = Date.now() + 20_000;
+  while (!['completed', 'failed', 'expired', 'cancelled'].includes(batch.status)) {
+    assert.ok(Date.now() < deadline, `batch still ${batch.status}`);
+    await new Promise((r) => setTimeout(r, 100));
+    batch = await client.batches.retrieve(created.id);
+  }
+  assert.equal(batch.status, 'completed');
+  assert.deepEqual(batch.request_counts, { total: 5, completed: 5, failed: 0 });
+  const content = await client.files.content(batch.output_file_id);
+  const out = (await content.text()).trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(out.map((o) => o.custom_id), ['line-0', 'line-1', 'line-2', 'line-3', 'line-4']);
+  for (const o of out) {
+    assert.equal(o.response.status_code, 200);
+    checkText(o.response.body.choices[0].message.content);
+  }
+  await assert.rejects(client.batches.retrieve('batch_doesnotexist'), NotFoundError);
+});
