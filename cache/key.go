@@ -227,6 +227,7 @@ func (w *keyWriter) content(c *llm.Content) {
 			}
 			w.raw(p.InputAudio)
 			w.raw(p.File)
+			w.raw(p.CacheControl)
 			w.members(p.Extra, nil)
 		}
 	case c.Set:
