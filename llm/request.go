@@ -129,6 +129,10 @@ type Message struct {
 	// ReasoningContent carries a model's visible thinking (Anthropic
 	// thinking blocks), never its signature.
 	ReasoningContent string `json:"reasoning_content,omitempty"`
+	// Extra holds the members this type does not know (message-level
+	// audio, ...), exactly as the client sent them; they are forwarded to
+	// OpenAI-compatible upstreams and are part of the exact-cache key.
+	Extra map[string]json.RawMessage `json:"-"`
 	// MessageExtras holds the Anthropic-only parts of a message (thinking
 	// blocks, a cache breakpoint); nil for most messages, so they stay
 	// small. Its fields are inlined on the wire. Shallow copies of a
@@ -305,6 +309,10 @@ type ContentPart struct {
 	// CacheControl is an Anthropic cache breakpoint on this part, raw JSON
 	// forwarded byte for byte to Anthropic targets.
 	CacheControl json.RawMessage `json:"cache_control,omitempty"`
+	// Extra holds the members this type does not know (the refusal text
+	// of a refusal part, ...), exactly as the client sent them; forwarded
+	// and part of the exact-cache key like Message.Extra.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // ImageURL is an image part: an https URL or a data: URL.

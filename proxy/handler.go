@@ -339,6 +339,7 @@ func (s *Server) release() {
 
 // fail writes e as the response of x.
 func (s *Server) fail(ctx *fasthttp.RequestCtx, x *exchange, e *llm.Error) bool {
+	e = s.scrub(e)
 	x.err = e
 	x.status = x.writeError(ctx, e)
 	return true
@@ -347,6 +348,7 @@ func (s *Server) fail(ctx *fasthttp.RequestCtx, x *exchange, e *llm.Error) bool 
 // finish writes the log line and records metrics for x.
 func (s *Server) finish(x *exchange) {
 	elapsed := time.Since(x.start)
+	x.model = s.o.Redactor.Redact(x.model) // a metric label and a log attribute
 	mv := x.meta.Values()
 	s.m.observe(x, &mv, elapsed)
 	traceID := s.endTrace(x, &mv)

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"regexp"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -115,6 +116,10 @@ type Options struct {
 	// DebugLogPrompts adds the last user message to request log lines. Off
 	// by default: prompts are user data.
 	DebugLogPrompts bool
+	// Redactor replaces registered secrets in error messages sent to
+	// clients and in fasthttp's own log lines. nil redacts by pattern only.
+	// (The Logger should be wrapped with Redactor.Handler too.)
+	Redactor *llm.Redactor
 	// Limits bound the numbers in a request that size allocations (n,
 	// max_tokens, messages, tools, stop strings, parts); a request over one
 	// gets 400 with code "limit_exceeded". Zero fields take llm's defaults.
@@ -163,8 +168,10 @@ type Server struct {
 	srv       *fasthttp.Server
 	log       *slog.Logger
 	m         *metrics
-	metricsH  fasthttp.RequestHandler
-	started   int64 // unix seconds, the "created" of model objects
+	metricsH  fasthttp.RequestHandler // every series
+	// publicMetricsH serves the series without a tenant label.
+	publicMetricsH fasthttp.RequestHandler
+	started        int64 // unix seconds, the "created" of model objects
 
 	base       context.Context // cancelled at hard shutdown
 	cancelBase context.CancelFunc
@@ -215,7 +222,7 @@ func New(o Options) (*Server, error) {
 	s.lister, _ = o.Completer.(llm.ModelLister)
 	s.auth.Store(at)
 	s.base, s.cancelBase = context.WithCancel(context.Background())
-	s.metricsH = metricsHandler(o.Gatherer, o.Registerer)
+	s.metricsH, s.publicMetricsH = metricsHandlers(o.Gatherer, o.Registerer)
 	if at.none {
 		log.Warn("client authentication is off (auth mode \"none\"): anyone who can reach the proxy can use it")
 	}
@@ -232,7 +239,7 @@ func New(o Options) (*Server, error) {
 		CloseOnShutdown:       true,
 		NoDefaultServerHeader: true,
 		NoDefaultContentType:  true,
-		Logger:                fasthttpLogger{log},
+		Logger:                fasthttpLogger{l: log, r: o.Redactor},
 	}
 	return s, nil
 }
@@ -261,15 +268,34 @@ func setDefaults(o *Options) {
 // SetAuth swaps the authentication table (config reload). Requests already
 // authenticated keep their tenant. On error the old table stays.
 func (s *Server) SetAuth(a AuthOptions) error {
-	t, err := buildAuth(a)
+	t, err := BuildAuth(a)
 	if err != nil {
 		return err
 	}
-	if t.none && !s.auth.Load().none {
+	s.SwapAuth(t)
+	return nil
+}
+
+// AuthTable is a validated authentication table; see BuildAuth.
+type AuthTable struct{ t *authTable }
+
+// BuildAuth validates a and builds the table SetAuth would swap in, so a
+// reload can build everything before it applies anything. New and SetAuth
+// accept exactly what BuildAuth accepts.
+func BuildAuth(a AuthOptions) (*AuthTable, error) {
+	t, err := buildAuth(a)
+	if err != nil {
+		return nil, err
+	}
+	return &AuthTable{t: t}, nil
+}
+
+// SwapAuth swaps in a table from BuildAuth. It cannot fail.
+func (s *Server) SwapAuth(a *AuthTable) {
+	if a.t.none && !s.auth.Load().none {
 		s.log.Warn("client authentication turned off by reload (auth mode \"none\")")
 	}
-	s.auth.Store(t)
-	return nil
+	s.auth.Store(a.t)
 }
 
 // TenantPolicy returns the tier-override policy of a tenant's (first) key,
@@ -361,11 +387,24 @@ func visibleASCII(b []byte) bool {
 }
 
 // fasthttpLogger sends fasthttp's own messages (connection errors) to the
-// proxy's logger at debug level.
-type fasthttpLogger struct{ l *slog.Logger }
+// proxy's logger at debug level. fasthttp quotes the raw request head in
+// some of them, so the values of credential headers are cut out first, then
+// registered secrets are replaced.
+type fasthttpLogger struct {
+	l *slog.Logger
+	r *llm.Redactor
+}
 
 func (f fasthttpLogger) Printf(format string, args ...any) {
 	if f.l.Enabled(context.Background(), slog.LevelDebug) {
-		f.l.Debug("fasthttp: " + fmt.Sprintf(format, args...))
+		f.l.Debug("fasthttp: " + f.r.Redact(redactCredentialHeaders(fmt.Sprintf(format, args...))))
 	}
+}
+
+// credentialHeader matches a credential header and its value in a quoted
+// request head (fasthttp writes it with %q, so line ends are "\r\n").
+var credentialHeader = regexp.MustCompile(`(?i)((?:authorization|proxy-authorization|api-key|x-api-key|cookie)\s*:\s*)(?:[^\\"\r\n]|\\[^rn])*`)
+
+func redactCredentialHeaders(s string) string {
+	return credentialHeader.ReplaceAllString(s, "${1}"+llm.Redacted)
 }

@@ -256,6 +256,7 @@ func (s *Server) emit(w *bufio.Writer, x *exchange, kind string, write func() er
 // midStreamError ends a stream with an OpenAI error event and no [DONE]
 // (or with the error event of enc's wire API).
 func (s *Server) midStreamError(w *bufio.Writer, x *exchange, enc chunkEncoder, e *llm.Error) {
+	e = s.scrub(e)
 	x.err = e
 	if f, ok := enc.(streamFramer); ok {
 		s.emit(w, x, "error", func() error { return f.fail(w, e) })

@@ -49,6 +49,11 @@ type Options struct {
 	// OnRecord, when set, sees every record on the recorder's goroutine
 	// (budgets count spend with it). It must be fast and must not keep r.
 	OnRecord func(r *Record)
+	// Redact, when set, rewrites the model name of a failed request before
+	// it is recorded (ledger and metric labels): that name is what the
+	// client sent, and a client may send a secret in it. Successful
+	// records carry the upstream's model name and are not rewritten.
+	Redact func(string) string
 	// Now is the clock; nil => time.Now.
 	Now func() time.Time
 	// Logger; nil discards.
@@ -312,6 +317,8 @@ func (r *Recorder) finishRecord(req *llm.Request, rec Record, model string, u *l
 		rec.Error = true
 		if mv := req.Meta.Values(); mv.Model != "" {
 			rec.Model = mv.Model
+		} else if r.o.Redact != nil {
+			rec.Model = r.o.Redact(rec.Model)
 		}
 		r.enqueue(rec)
 		return

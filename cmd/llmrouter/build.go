@@ -38,8 +38,11 @@ import (
 // app is the wired process: every long-lived component and the pieces a
 // reload swaps. Build it with newApp; reload with (*app).reload.
 type app struct {
-	log *slog.Logger
+	log *slog.Logger // wrapped by redactor
 	reg *prometheus.Registry
+	// redactor knows every secret of the running config (and of the one
+	// before the last reload, for answers still in flight).
+	redactor *llm.Redactor
 
 	mu        sync.Mutex // serialises reloads
 	cfg       *config.Config
@@ -87,28 +90,27 @@ type front struct {
 }
 
 // newApp builds the whole graph from cfg. ctx bounds start-up work (the
-// database connection); the components outlive it.
+// database connection); the components outlive it. Every log line goes
+// through a redactor that knows cfg's secrets (a.log).
 func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, error) {
-	a := &app{log: log, reg: prometheus.NewRegistry(), cfg: cfg, providers: map[string]*providerEntry{}}
+	red := llm.NewRedactor(configSecrets(cfg)...)
+	log = slog.New(red.Handler(log.Handler()))
+	a := &app{log: log, reg: prometheus.NewRegistry(), redactor: red, cfg: cfg, providers: map[string]*providerEntry{}}
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	providers, err := a.buildProviders(cfg)
+	b, err := build(cfg, nil, log)
 	if err != nil {
 		return nil, err
 	}
-	ropts, err := routerOptions(cfg, providers, log)
-	if err != nil {
-		return nil, err
-	}
+	a.providers = b.providers
+	ropts := b.router
 	ropts.Registerer = a.reg
 	a.attempts = newAttemptMetrics(a.reg)
 	ropts.OnAttempt = a.attempts.observe
 	if a.router, err = router.New(ropts); err != nil {
 		return nil, fmt.Errorf("router: %w", err)
 	}
-	if err := a.setClassifier(cfg); err != nil {
-		return nil, err
-	}
+	a.classifier.Store(b.classifier)
 
 	// Coalescing keys requests with the cache's exact key (a zero-allocation
 	// hash of every answer-changing field) instead of encoding them.
@@ -153,12 +155,10 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 		return nil, err
 	}
 
-	popts, err := proxyOptions(cfg)
-	if err != nil {
-		return nil, err
-	}
+	popts := b.proxy
 	popts.Completer = a.usage // also an llm.Embedder and llm.ModelLister
 	popts.Logger = log
+	popts.Redactor = red
 	popts.Registerer = a.reg
 	popts.Gatherer = a.reg
 	popts.Ready = a.ready
@@ -184,26 +184,74 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 	return a, nil
 }
 
+// built is everything a config turns into that can fail to build: start-up
+// (newApp), reload and check-config all run build, so what one accepts the
+// others accept, and a reload applies its result only once all of it
+// exists.
+type built struct {
+	providers  map[string]*providerEntry
+	router     router.Options
+	classifier *classifier.Classifier
+	auth       *proxy.AuthTable
+	prices     *usage.PriceTable
+	proxy      proxy.Options
+	cache      cache.Options // without Embedder, Store and Logger: those are wired by buildCache
+}
+
+// build translates and validates cfg: provider clients (reusing those of
+// old whose settings are unchanged), router options (validated as
+// router.New would), the classifier, the auth table, the price table, the
+// proxy and cache options. It changes nothing that is running.
+func build(cfg *config.Config, old map[string]*providerEntry, log *slog.Logger) (*built, error) {
+	b := &built{}
+	var err error
+	var clients map[string]llm.Completer
+	if b.providers, clients, err = buildProviders(cfg, old, log); err != nil {
+		return nil, err
+	}
+	if b.router, err = routerOptions(cfg, clients, log); err != nil {
+		return nil, err
+	}
+	if err := router.Validate(b.router); err != nil {
+		return nil, fmt.Errorf("router: %w", err)
+	}
+	if b.classifier, err = newClassifier(cfg, log); err != nil {
+		return nil, fmt.Errorf("routing.classifier: %w", err)
+	}
+	if b.proxy, err = proxyOptions(cfg); err != nil {
+		return nil, err
+	}
+	if b.auth, err = proxy.BuildAuth(b.proxy.Auth); err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	if b.prices, err = priceTable(cfg); err != nil {
+		return nil, err
+	}
+	if b.cache, err = cacheOptions(cfg); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
 // buildProviders returns a client per configured provider, reusing the
-// clients of a's previous config whose settings are unchanged.
-func (a *app) buildProviders(cfg *config.Config) (map[string]llm.Completer, error) {
+// clients of old whose settings are unchanged.
+func buildProviders(cfg *config.Config, old map[string]*providerEntry, log *slog.Logger) (map[string]*providerEntry, map[string]llm.Completer, error) {
 	out := make(map[string]llm.Completer, len(cfg.Providers))
 	entries := make(map[string]*providerEntry, len(cfg.Providers))
 	for _, p := range cfg.Providers {
-		if old, ok := a.providers[p.Name]; ok && reflect.DeepEqual(old.cfg, p) {
-			entries[p.Name] = old
-			out[p.Name] = old.client
+		if o, ok := old[p.Name]; ok && reflect.DeepEqual(o.cfg, p) {
+			entries[p.Name] = o
+			out[p.Name] = o.client
 			continue
 		}
-		c, err := newProvider(p, a.log)
+		c, err := newProvider(p, log)
 		if err != nil {
-			return nil, fmt.Errorf("provider %s: %w", p.Name, err)
+			return nil, nil, fmt.Errorf("provider %s: %w", p.Name, err)
 		}
 		entries[p.Name] = &providerEntry{cfg: p, client: c}
 		out[p.Name] = c
 	}
-	a.providers = entries
-	return out, nil
+	return entries, out, nil
 }
 
 func newProvider(p config.Provider, log *slog.Logger) (llm.Completer, error) {
@@ -391,15 +439,6 @@ func newClassifier(cfg *config.Config, log *slog.Logger) (*classifier.Classifier
 	return classifier.New(o)
 }
 
-func (a *app) setClassifier(cfg *config.Config) error {
-	c, err := newClassifier(cfg, a.log)
-	if err != nil {
-		return fmt.Errorf("routing.classifier: %w", err)
-	}
-	a.classifier.Store(c)
-	return nil
-}
-
 // storePolicy publishes the per-tenant routing policy read by the
 // classifier decorator; tenant rights come from the proxy's auth snapshot.
 func (a *app) storePolicy(cfg *config.Config) {
@@ -516,37 +555,13 @@ func authOptions(a config.Auth) (proxy.AuthOptions, error) {
 // buildCache builds the embedder, the semantic store (Postgres when a
 // database URL is configured, else in process) and the cache decorator.
 func (a *app) buildCache(ctx context.Context, cfg *config.Config, next llm.Completer) (*cache.Cache, error) {
-	cc := cfg.Cache
-	o := cache.Options{
-		Exact: cache.ExactOptions{Disabled: !cc.Exact.Enabled, MaxBytes: cc.Exact.MaxBytes, TTL: cc.Exact.TTL},
-		Semantic: cache.SemanticOptions{
-			Disabled:       !cc.Semantic.Enabled,
-			Threshold:      cc.Semantic.Threshold,
-			MinPromptChars: cc.Semantic.MinPromptChars,
-			MaxPromptBytes: cfg.Server.Limits.SemanticMaxPromptBytes,
-			TTL:            cc.Semantic.TTL,
-			MaxEntries:     cc.Semantic.MaxEntries,
-			WriteQueue:     cc.Semantic.WriteQueue,
-			BatchSize:      cc.Semantic.BatchSize,
-			PurgeInterval:  cc.Semantic.PurgeInterval,
-		},
-		Logger:     a.log,
-		Registerer: a.reg,
+	o, err := cacheOptions(cfg)
+	if err != nil {
+		return nil, err
 	}
-	if o.Semantic.Threshold == 0 {
-		o.Semantic.Threshold = defaultThreshold(cc.Embedder.Type)
-	}
-	if len(cc.Semantic.TierThresholds) > 0 {
-		o.Semantic.TierThresholds = map[llm.Tier]float64{}
-		for name, v := range cc.Semantic.TierThresholds {
-			if t, ok := llm.ParseTier(name); ok {
-				o.Semantic.TierThresholds[t] = v
-			}
-		}
-	}
-	o.Semantic.AliasThresholds = cc.Semantic.AliasThresholds
-	if cc.Semantic.Enabled {
-		e, err := newEmbedder(cc.Embedder)
+	o.Logger, o.Registerer = a.log, a.reg
+	if cfg.Cache.Semantic.Enabled {
+		e, err := newEmbedder(cfg.Cache.Embedder)
 		if err != nil {
 			return nil, err
 		}
@@ -564,6 +579,45 @@ func (a *app) buildCache(ctx context.Context, cfg *config.Config, next llm.Compl
 		return nil, fmt.Errorf("cache: %w", err)
 	}
 	return c, nil
+}
+
+// cacheOptions translates cache (without the embedder and the store).
+func cacheOptions(cfg *config.Config) (cache.Options, error) {
+	cc := cfg.Cache
+	o := cache.Options{
+		Exact: cache.ExactOptions{Disabled: !cc.Exact.Enabled, MaxBytes: cc.Exact.MaxBytes, TTL: cc.Exact.TTL},
+		Semantic: cache.SemanticOptions{
+			Disabled:       !cc.Semantic.Enabled,
+			Threshold:      cc.Semantic.Threshold,
+			MinPromptChars: cc.Semantic.MinPromptChars,
+			MaxPromptBytes: cfg.Server.Limits.SemanticMaxPromptBytes,
+			TTL:            cc.Semantic.TTL,
+			MaxEntries:     cc.Semantic.MaxEntries,
+			WriteQueue:     cc.Semantic.WriteQueue,
+			BatchSize:      cc.Semantic.BatchSize,
+			PurgeInterval:  cc.Semantic.PurgeInterval,
+		},
+	}
+	if o.Semantic.Threshold == 0 {
+		o.Semantic.Threshold = defaultThreshold(cc.Embedder.Type)
+	}
+	if len(cc.Semantic.TierThresholds) > 0 {
+		o.Semantic.TierThresholds = map[llm.Tier]float64{}
+		for name, v := range cc.Semantic.TierThresholds {
+			if t, ok := llm.ParseTier(name); ok {
+				o.Semantic.TierThresholds[t] = v
+			}
+		}
+	}
+	o.Semantic.AliasThresholds = cc.Semantic.AliasThresholds
+	if cc.Semantic.Enabled {
+		switch cc.Embedder.Type {
+		case config.EmbedderLexical, config.EmbedderOpenAI:
+		default:
+			return o, fmt.Errorf("cache.embedder.type: unknown %q", cc.Embedder.Type)
+		}
+	}
+	return o, nil
 }
 
 // defaultThreshold is the calibrated semantic threshold of an embedder type.
@@ -664,46 +718,28 @@ func (a *app) ready(ctx context.Context) proxy.ReadyReport {
 func (a *app) reload(cfg *config.Config) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	old := a.providers
-	providers, err := a.buildProviders(cfg)
+	a.redactor.Set(append(configSecrets(a.cfg), configSecrets(cfg)...))
+	// Build everything first; any failure leaves the running state as it was.
+	b, err := build(cfg, a.providers, a.log)
 	if err != nil {
-		a.providers = old
 		return err
 	}
-	ropts, err := routerOptions(cfg, providers, a.log)
+	b.router.OnAttempt = a.attempts.observe
+	rp, err := a.router.Prepare(b.router)
 	if err != nil {
-		a.providers = old
-		return err
-	}
-	c, err := newClassifier(cfg, a.log)
-	if err != nil {
-		a.providers = old
-		return fmt.Errorf("routing.classifier: %w", err)
-	}
-	auth, err := authOptions(cfg.Auth)
-	if err != nil {
-		a.providers = old
-		return err
-	}
-	prices, err := priceTable(cfg)
-	if err != nil {
-		a.providers = old
-		return err
-	}
-	aliasTiers := aliasTiers(cfg)
-	ropts.OnAttempt = a.attempts.observe
-	if err := a.router.Update(ropts); err != nil {
-		a.providers = old
 		return fmt.Errorf("router: %w", err)
 	}
-	if err := a.proxy.SetAuth(auth); err != nil {
-		return fmt.Errorf("auth: %w", err)
-	}
-	a.classifier.Store(c)
-	a.storePolicy(cfg)
-	a.usage.SetPricing(prices, baselineModel(cfg))
+	aliasTiers := aliasTiers(cfg)
+	// Then swap it all; nothing below can fail.
+	a.router.Apply(rp)
+	a.proxy.SwapAuth(b.auth)
+	a.classifier.Store(b.classifier)
+	a.usage.SetPricing(b.prices, baselineModel(cfg))
 	a.aliasTiers.Store(&aliasTiers)
-	a.gate.SetTenants(tenantBudgets(cfg))
+	if a.gate != nil {
+		a.gate.SetTenants(tenantBudgets(cfg))
+	}
+	a.providers = b.providers
 	var restart []string
 	if !reflect.DeepEqual(a.cfg.Server, cfg.Server) {
 		restart = append(restart, "server")
@@ -718,6 +754,7 @@ func (a *app) reload(cfg *config.Config) error {
 		restart = append(restart, "routing.micro_batch")
 	}
 	a.cfg = cfg
+	a.storePolicy(cfg)
 	if len(restart) > 0 {
 		sort.Strings(restart)
 		a.log.Warn("config reloaded; these sections changed but apply only after a restart", "sections", restart)

@@ -94,11 +94,12 @@ func TestGrafanaAndAlertMetricsExist(t *testing.T) {
 	}
 
 	up := fake.Start(t, fake.OpenAI(fake.OpenAIOptions{}))
-	env := map[string]string{"KEY": "key-0123456789abcdef"}
+	env := map[string]string{"KEY": "key-0123456789abcdef", "ADMIN": "admin-0123456789abcdef"}
 	_, base := startApp(t, fmt.Sprintf(`
 auth:
   mode: keys
   keys: [{tenant: t1, key_env: KEY}]
+  admin_keys: [{tenant: ops, key_env: ADMIN}]
 providers:
   - {name: openai, type: openai, base_url: "%s/v1"}
 models:
@@ -127,7 +128,9 @@ governance:
 			t.Fatal("the tenant budget never refused a request")
 		}
 	}
-	_, _, metrics := call(t, base, "GET", "/metrics", "", "")
+	// Prometheus scrapes server.metrics_listen (every series); over the
+	// public port the tenant-labelled series need the admin key.
+	_, _, metrics := call(t, base, "GET", "/metrics", env["ADMIN"], "")
 	for m, where := range want {
 		if !strings.Contains(metrics, "# TYPE "+m+" ") {
 			t.Errorf("%s (queried by %s) is not on /metrics", m, where)

@@ -53,6 +53,9 @@ func (a *app) buildUsage(ctx context.Context, cfg *config.Config, next llm.Compl
 		BatchSize: cfg.Usage.BatchSize, FlushInterval: cfg.Usage.FlushInterval,
 		Logger: a.log, Registerer: a.reg, OnRecord: a.onRecord,
 	}
+	if a.redactor != nil {
+		o.Redact = a.redactor.Redact
+	}
 	if cfg.Database.URL != "" {
 		pool, err := a.openPool(ctx, cfg)
 		if err != nil {
