@@ -17,7 +17,7 @@ SDK_DIR   := test/sdk
 LLMROUTER_TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 export LLMROUTER_TEST_DATABASE_URL
 
-.PHONY: build run test test-go test-sdk bench weights lint fuzz docker docker-build-static check-config tidy-check setup-db clean
+.PHONY: build run test test-go test-sdk bench weights lint fuzz docker docker-build-static check-config tidy-check setup-db clean soak soak-smoke
 
 ## build: compile bin/llmrouter
 build:
@@ -33,6 +33,7 @@ test: setup-db
 	$(MAKE) --no-print-directory tidy-check
 	$(GO) vet ./...
 	$(MAKE) --no-print-directory test-go
+	$(MAKE) --no-print-directory soak-smoke
 	$(MAKE) --no-print-directory fuzz
 	$(MAKE) --no-print-directory test-sdk
 	$(MAKE) --no-print-directory docker-build-static
@@ -63,6 +64,18 @@ test-sdk: $(SDK_DIR)/node_modules/.package-lock.json
 $(SDK_DIR)/node_modules/.package-lock.json: $(SDK_DIR)/package.json $(SDK_DIR)/package-lock.json
 	cd $(SDK_DIR) && npm ci --no-audit --no-fund
 	touch $@
+
+## soak: the chaos soak (SOAK, default 10m; full fault schedule; fake upstreams,
+## real Postgres); writes SOAK_REPORT. RELIABILITY.md summarises the latest run.
+SOAK        ?= 10m
+SOAK_REPORT ?= $(CURDIR)/soak-report.md
+soak: setup-db
+	LLMROUTER_SOAK=$(SOAK) LLMROUTER_SOAK_FAULTS=full LLMROUTER_SOAK_REPORT=$(SOAK_REPORT) \
+	  $(GO) test -count=1 -timeout 60m -v -run '^TestSoak$$' ./cmd/llmrouter/
+
+## soak-smoke: a 2-minute soak with fewer faults (part of make test); zero lost
+soak-smoke:
+	LLMROUTER_SOAK=2m $(GO) test -count=1 -timeout 10m -run '^TestSoak$$' ./cmd/llmrouter/
 
 ## bench: the benchmark suite that writes BENCHMARKS.md
 bench:

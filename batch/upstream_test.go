@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -35,12 +36,14 @@ type routedFakes struct {
 	prices  *usage.PriceTable
 	up      *Upstream
 	offset  atomic.Int64 // added to the service clock, in seconds
+	mu      sync.Mutex
+	records []usage.Record
 }
 
 var testPrices = map[string]usage.Price{
-	"gpt-4o-mini":      {Input: 0.15, Output: 0.6, CachedInput: 0.075, BatchDiscount: 0.5},
-	"claude-haiku-4-5": {Input: 1, Output: 5, CachedInput: 0.1, BatchDiscount: 0.5},
-	"auto":             {Input: 3, Output: 15, CachedInput: 0.3}, // what the live chain (top tier) answers as
+	"gpt-4o-mini":      {Input: 0.15, Output: 0.6, CacheRead: 0.075, BatchDiscount: 0.5},
+	"claude-haiku-4-5": {Input: 1, Output: 5, CacheRead: 0.1, BatchDiscount: 0.5},
+	"auto":             {Input: 3, Output: 15, CacheRead: 0.3}, // what the live chain (top tier) answers as
 }
 
 func newRoutedFakes(t *testing.T, oaOpts, anOpts fake.BatchOptions) *routedFakes {
@@ -62,7 +65,11 @@ func newRoutedFakes(t *testing.T, oaOpts, anOpts fake.BatchOptions) *routedFakes
 	if f.prices, err = usage.NewPriceTable(testPrices); err != nil {
 		t.Fatal(err)
 	}
-	f.rec = usage.NewRecorder(f.live, usage.Options{Prices: f.prices})
+	f.rec = usage.NewRecorder(f.live, usage.Options{Prices: f.prices, OnRecord: func(r *usage.Record) {
+		f.mu.Lock()
+		f.records = append(f.records, *r)
+		f.mu.Unlock()
+	}})
 	t.Cleanup(func() { _ = f.rec.Close() })
 	f.up = &Upstream{
 		Classify: func(r *llm.Request) *llm.Request {
@@ -247,7 +254,7 @@ func testUpstreamBatchJob(t *testing.T, st Store) {
 	if got := int(f.live.calls.Load()); got != want["hard"] {
 		t.Fatalf("live calls %d, want %d (only the target without a batch API)", got, want["hard"])
 	}
-	var batchFull, liveFull float64
+	var batchFull, liveFull, wantCost int64
 	for i, lr := range output(t, s2, j, n) {
 		text, r := answerText(t, lr)
 		prompt := fmt.Sprintf("%s question number %d", route(i), i)
@@ -260,26 +267,43 @@ func testUpstreamBatchJob(t *testing.T, st Store) {
 			if text != "echo: "+prompt || r.Model != "auto" {
 				t.Fatalf("line %d: %q", i, text)
 			}
-			liveFull += f.prices.Cost(r.Model, r.Usage)
+			c, _ := f.prices.Cost(r.Model, usage.TokensOf(r.Usage))
+			liveFull += c
+			wantCost += c
 		case "medium":
 			if !strings.HasPrefix(r.Model, "claude-haiku-4-5") || !strings.HasPrefix(r.ID, "msg_") && r.ID == "" {
 				t.Fatalf("line %d: model %q id %q", i, r.Model, r.ID)
 			}
-			batchFull += f.prices.Cost(r.Model, r.Usage)
+			c, _ := f.prices.Cost(r.Model, usage.TokensOf(r.Usage))
+			h, _ := f.prices.BatchCost(r.Model, usage.TokensOf(r.Usage))
+			batchFull += c
+			wantCost += h
 		case "small":
 			if !strings.HasPrefix(r.Model, "gpt-4o-mini") {
 				t.Fatalf("line %d: model %q", i, r.Model)
 			}
-			batchFull += f.prices.Cost(r.Model, r.Usage)
+			c, _ := f.prices.Cost(r.Model, usage.TokensOf(r.Usage))
+			h, _ := f.prices.BatchCost(r.Model, usage.TokensOf(r.Usage))
+			batchFull += c
+			wantCost += h
 		}
 	}
 	_ = f.rec.Close() // drains the queue
-	tot := f.rec.Snapshot().Totals
-	if tot.Requests != int64(n) || tot.CacheHits != int64(want["cached"]) {
-		t.Fatalf("usage totals %+v: want %d requests, %d cache hits (each line recorded once)", tot, n, want["cached"])
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var cost int64
+	hits := 0
+	for _, r := range f.records {
+		cost += r.CostMicro
+		if r.CacheHit {
+			hits++
+		}
 	}
-	if wantCost := liveFull + 0.5*batchFull; batchFull == 0 || math.Abs(tot.CostUSD-wantCost) > 1e-12 {
-		t.Fatalf("cost %.9f, want %.9f (live %.9f + half of batch %.9f)", tot.CostUSD, wantCost, liveFull, batchFull)
+	if len(f.records) != n || hits != want["cached"] {
+		t.Fatalf("%d usage records with %d cache hits: want %d, %d (each line recorded once)", len(f.records), hits, n, want["cached"])
+	}
+	if batchFull == 0 || cost != wantCost || math.Abs(float64(wantCost-liveFull)-float64(batchFull)/2) > float64(n) {
+		t.Fatalf("cost %d µ$, want %d (live %d + half of batch %d)", cost, wantCost, liveFull, batchFull)
 	}
 }
 

@@ -209,13 +209,41 @@ type hit struct {
 func (c *Cache) find(ctx context.Context, req *llm.Request, p *plan) (hit, bool) {
 	now := c.o.Now()
 	if p.exactOK {
-		if e, ok := c.exact.Get(keyHash(p.key)); ok && e.key == p.key && now.Before(e.expires) {
+		_, sp := llm.StartSpan(ctx, llm.SpanExactCache)
+		e, ok := c.exact.Get(keyHash(p.key))
+		found := ok && e.key == p.key && now.Before(e.expires)
+		if sp.Recording() {
+			sp.SetString("llmrouter.cache.result", hitOrMiss(found))
+		}
+		sp.End()
+		if found {
 			return hit{resp: e.resp, provider: e.provider, outcome: llm.CacheExact}, true
 		}
 	}
 	if !p.semOK {
 		return hit{}, false
 	}
+	ctx, sp := llm.StartSpan(ctx, llm.SpanSemantic)
+	defer sp.End()
+	h, ok := c.findSemantic(ctx, req, p)
+	if sp.Recording() {
+		sp.SetString("llmrouter.cache.result", hitOrMiss(ok))
+		if ok {
+			sp.SetFloat("llmrouter.similarity", h.sim)
+		}
+	}
+	return h, ok
+}
+
+func hitOrMiss(hit bool) string {
+	if hit {
+		return "hit"
+	}
+	return "miss"
+}
+
+// findSemantic embeds the prompt and searches the semantic store.
+func (c *Cache) findSemantic(ctx context.Context, req *llm.Request, p *plan) (hit, bool) {
 	vec, ok := c.embed(ctx, p.prompt)
 	if !ok {
 		return hit{}, false
@@ -245,6 +273,8 @@ func (c *Cache) find(ctx context.Context, req *llm.Request, p *plan) (hit, bool)
 }
 
 func (c *Cache) embed(ctx context.Context, text string) ([]float32, bool) {
+	ctx, sp := llm.StartSpan(ctx, llm.SpanEmbed)
+	defer sp.End()
 	ctx, cancel := context.WithTimeout(ctx, c.o.Semantic.EmbedTimeout)
 	defer cancel()
 	vecs, err := c.emb.Embed(ctx, []string{text})

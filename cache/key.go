@@ -3,6 +3,7 @@ package cache
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/json"
 	"hash"
 	"math"
 	"slices"
@@ -18,7 +19,17 @@ import (
 type Key [32]byte
 
 // harmlessExtra lists the unknown top-level request fields that do not
-// change the answer. Every other field in Request.Extra is part of the key.
+// change the answer. Every other field in Request.Extra is part of the key,
+// and so is every unknown member of a message or a content part
+// (Message.Extra, ContentPart.Extra: cache_control, refusal parts, audio).
+//
+// What the exact key leaves out, and why:
+//   - user and metadata: who asks and the client's tags; the answer to the
+//     same messages and parameters does not depend on them (the tenant,
+//     which does scope answers, is in the key).
+//   - stream and stream_options: a stored answer replays as JSON or as SSE,
+//     so both forms share one entry.
+//   - store: whether OpenAI keeps the completion for its dashboard.
 var harmlessExtra = map[string]bool{"user": true, "metadata": true, "stream": true, "stream_options": true, "store": true}
 
 // Domain tags keep the exact key and the semantic scope disjoint even for
@@ -140,10 +151,14 @@ func (w *keyWriter) params(r *llm.Request) {
 	w.extra(r)
 }
 
-func (w *keyWriter) extra(r *llm.Request) {
+func (w *keyWriter) extra(r *llm.Request) { w.members(r.Extra, harmlessExtra) }
+
+// members writes the unknown members m (all but those in skip), sorted by
+// name, raw bytes as the client sent them.
+func (w *keyWriter) members(m map[string]json.RawMessage, skip map[string]bool) {
 	n := 0
-	for k := range r.Extra {
-		if !harmlessExtra[k] {
+	for k := range m {
+		if !skip[k] {
 			n++
 		}
 	}
@@ -152,15 +167,15 @@ func (w *keyWriter) extra(r *llm.Request) {
 		return
 	}
 	keys := make([]string, 0, n)
-	for k := range r.Extra {
-		if !harmlessExtra[k] {
+	for k := range m {
+		if !skip[k] {
 			keys = append(keys, k)
 		}
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
 		w.str(k)
-		w.raw(r.Extra[k])
+		w.raw(m[k])
 	}
 }
 
@@ -191,6 +206,7 @@ func (w *keyWriter) message(m *llm.Message, withContent bool) {
 		w.str(*m.Refusal)
 	}
 	w.str(m.ReasoningContent)
+	w.members(m.Extra, nil)
 }
 
 func (w *keyWriter) content(c *llm.Content) {
@@ -211,6 +227,8 @@ func (w *keyWriter) content(c *llm.Content) {
 			}
 			w.raw(p.InputAudio)
 			w.raw(p.File)
+			w.raw(p.CacheControl)
+			w.members(p.Extra, nil)
 		}
 	case c.Set:
 		w.tag(1)

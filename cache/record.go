@@ -104,6 +104,11 @@ func (a *assembler) add(c *llm.Chunk) {
 		if len(ch.Logprobs) > 0 && string(ch.Logprobs) != "null" {
 			a.tainted = true
 		}
+		if len(d.ThinkingBlocks) > 0 {
+			// Signed thinking (Anthropic) must come back whole on the next
+			// turn; a replay rebuilt from text would lose the signatures.
+			a.tainted = true
+		}
 	}
 }
 

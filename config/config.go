@@ -29,9 +29,86 @@ type Config struct {
 	// "gpt-4o" or "claude-sonnet-4-5") to its list price. Models without a
 	// price cost 0 and are counted as unpriced.
 	Prices map[string]Price `yaml:"prices"`
-	// Usage configures the in-memory usage ledger.
+	// Usage configures the usage ledger (PostgreSQL with a database, else
+	// in memory) and pricing.
 	Usage Usage `yaml:"usage"`
+	// Governance configures budgets and rate limits (virtual keys carry
+	// their own; see POST /admin/keys).
+	Governance Governance `yaml:"governance"`
+	// Tracing exports OpenTelemetry traces over OTLP. Off by default.
+	Tracing Tracing `yaml:"tracing"`
+	// RequestLog keeps one row per request for GET /admin/requests and the
+	// dashboard's Requests view.
+	RequestLog RequestLog `yaml:"request_log"`
 }
+
+// Governance configures budgets and the background synchronisation that
+// makes budgets, rate limits and key revocations hold across replicas.
+type Governance struct {
+	// SyncInterval is how often each replica exchanges its counters and
+	// reads the virtual keys from the database. A revoked key stops working
+	// on every replica within it; a budget can be overrun, per replica, by
+	// what the replica admits within 2 x SyncInterval plus its requests in
+	// flight (see the README). Default 1s.
+	SyncInterval time.Duration `yaml:"sync_interval"`
+	// Tenants maps a tenant name to its USD budgets.
+	Tenants map[string]TenantBudget `yaml:"tenants"`
+}
+
+// TenantBudget is a tenant's USD allowance; 0 means unlimited. Over it,
+// requests get 429 insufficient_quota until the period ends (UTC).
+type TenantBudget struct {
+	DailyUSD   float64 `yaml:"daily_usd"`
+	MonthlyUSD float64 `yaml:"monthly_usd"`
+}
+
+// Tracing configures OpenTelemetry trace export. The standard
+// OTEL_EXPORTER_OTLP_* variables (endpoint, protocol, headers) apply to
+// what is not set here.
+type Tracing struct {
+	// Enabled turns tracing on. Default false: no spans, no cost. Setting
+	// OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+	// turns it on too, unless OTEL_SDK_DISABLED=true.
+	Enabled bool `yaml:"enabled"`
+	// Endpoint is the collector URL, e.g. http://localhost:4318 (OTLP/HTTP)
+	// or http://localhost:4317 (gRPC). "" uses OTEL_EXPORTER_OTLP_ENDPOINT,
+	// else localhost.
+	Endpoint string `yaml:"endpoint"`
+	// Protocol is "http/protobuf" or "grpc". "" uses
+	// OTEL_EXPORTER_OTLP_PROTOCOL, else "http/protobuf".
+	Protocol string `yaml:"protocol"`
+	// SampleRatio is the fraction of new traces recorded, in (0, 1].
+	// Requests arriving with a sampled traceparent are always recorded.
+	// Default 1.
+	SampleRatio float64 `yaml:"sample_ratio"`
+	// ServiceName is the service.name of the spans. Default "llmrouter".
+	ServiceName string `yaml:"service_name"`
+	// CaptureContent adds prompt and answer text to spans: a debug option;
+	// prompts are user data. Default false.
+	CaptureContent bool `yaml:"capture_content"`
+}
+
+// RequestLog configures the request log. With a database it is the
+// request_log table; without, an in-memory ring of MaxRows rows.
+type RequestLog struct {
+	// Enabled keeps the log. Default true.
+	Enabled *bool `yaml:"enabled"`
+	// MaxRows bounds the in-memory log (no database). Default 10000.
+	MaxRows int `yaml:"max_rows"`
+	// QueueSize bounds rows waiting to be written; beyond it rows are
+	// dropped and counted. Default 4096.
+	QueueSize int `yaml:"queue_size"`
+	// BatchSize is the most rows written with one COPY. Default 256.
+	BatchSize int `yaml:"batch_size"`
+	// FlushInterval is the longest a row waits to be written. Default 1s.
+	FlushInterval time.Duration `yaml:"flush_interval"`
+	// Retention deletes rows older than this. Default 720h (30 days);
+	// "0s" keeps them.
+	Retention *time.Duration `yaml:"retention"`
+}
+
+// On reports whether the request log is kept.
+func (r RequestLog) On() bool { return r.Enabled == nil || *r.Enabled }
 
 // Server configures the fasthttp listener. Sizes are bytes, durations Go
 // duration strings ("10s", "1m30s").
@@ -152,6 +229,10 @@ type Key struct {
 	// MaxTier caps the tier of this tenant's auto requests: small, medium or
 	// large. Default "" (no cap).
 	MaxTier string `yaml:"max_tier"`
+	// LogPromptChars > 0 stores the first N characters of the last user
+	// message, redacted, in this key's request-log rows. Default 0: no
+	// prompt text is stored.
+	LogPromptChars int `yaml:"log_prompt_chars"`
 
 	// Key is the key's value, read from KeyEnv by Load; "" when KeySHA256
 	// is used. Never logged.
@@ -612,6 +693,14 @@ type Price struct {
 	// CachedInput is the price of prompt tokens read from the provider's
 	// prompt cache. Default: Input. Never nil after Load.
 	CachedInput *float64 `yaml:"cached_input"`
+	// CacheWrite is the price of prompt tokens written to the provider's
+	// prompt cache (Anthropic cache_creation_input_tokens). Default: Input.
+	// Never nil after Load.
+	CacheWrite *float64 `yaml:"cache_write"`
+	// Source is where the price was read (a URL); documentation only.
+	Source string `yaml:"source"`
+	// Date is when the price was read (YYYY-MM-DD); documentation only.
+	Date string `yaml:"date"`
 	// BatchDiscount is the fraction of the price taken off answers made
 	// through the provider's batch API (batch job lines), in [0, 1].
 	// Default 0.5 (OpenAI's and Anthropic's batch price).
@@ -623,9 +712,30 @@ type Usage struct {
 	// QueueSize bounds usage records waiting to be aggregated; when full,
 	// records are dropped and counted. Default 4096.
 	QueueSize int `yaml:"queue_size"`
-	// MaxRows bounds the ledger's (tenant, model, day) rows; when full the
-	// oldest day's rows are evicted. Default 100000.
+	// MaxRows bounds the in-memory ledger's hourly rows (used without a
+	// database); when full the oldest hour's rows are evicted. Default
+	// 100000.
 	MaxRows int `yaml:"max_rows"`
+	// PricesFile is a price table file (the format of configs/prices.yaml,
+	// whose copy is built in and used when this is empty). Entries of the
+	// main config's prices override it model by model.
+	PricesFile string `yaml:"prices_file"`
+	// BaselineModel is the upstream model that routed (model "auto")
+	// requests are compared with, to show savings from routing. Default:
+	// the first target of the highest configured tier.
+	BaselineModel string `yaml:"baseline_model"`
+	// BatchSize is the most usage records written in one database batch.
+	// Default 512.
+	BatchSize int `yaml:"batch_size"`
+	// FlushInterval is the longest a usage record waits before it is
+	// written. Default 1s.
+	FlushInterval time.Duration `yaml:"flush_interval"`
+	// EventRetention is how long the database keeps each request's
+	// usage_events row. Default 720h (30 days).
+	EventRetention time.Duration `yaml:"event_retention"`
+	// RollupRetention is how long the database keeps the hourly rollups
+	// that /v1/usage and the dashboard read. Default 9600h (400 days).
+	RollupRetention time.Duration `yaml:"rollup_retention"`
 }
 
 // Provider returns the provider named name, or nil.

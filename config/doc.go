@@ -50,6 +50,7 @@
 //	      key_sha256: "<64 hex>"   # sha256 of the key (exactly one of the two)
 //	      allow_tier_override: false  # may send x-llmrouter-tier
 //	      max_tier: ""             # small | medium | large cap; "" = none
+//	      log_prompt_chars: 0      # >0: request log keeps this many prompt chars, redacted
 //	  admin_keys: []               # same shape; may call /admin/*
 //	providers:                     # required, at least one; names unique
 //	  - name: openai               # required
@@ -163,9 +164,33 @@
 //	  max_conns: 20
 //	  connect_timeout: 2s
 //	prices:                        # upstream model -> USD per 1M tokens
-//	  gpt-4o: {input: 2.50, output: 10.00, cached_input: 1.25}  # cached_input defaults to input
+//	  gpt-4o: {input: 2.50, output: 10.00, cached_input: 1.25, cache_write: 2.50}  # cache prices default to input
 //	  # batch_discount: 0.5        # fraction off for answers through the provider's batch API
 //	usage:
 //	  queue_size: 4096             # usage records waiting; beyond: dropped and counted
-//	  max_rows: 100000             # (tenant, model, day) ledger rows; oldest day evicted
+//	  max_rows: 100000             # in-memory ledger hourly rows (no database); oldest hour evicted
+//	  prices_file: ""              # price table file; "" = the built-in configs/prices.yaml
+//	  baseline_model: ""           # routing savings compare with it; "" = first target of the top tier
+//	  batch_size: 512              # usage_events rows per COPY
+//	  flush_interval: 1s
+//	  event_retention: 720h        # usage_events rows kept (database)
+//	  rollup_retention: 9600h      # hourly rollups kept (database)
+//	governance:
+//	  sync_interval: 1s            # counters and key revocations exchanged between replicas
+//	  tenants:                     # USD budgets per tenant; 0 = none (429 insufficient_quota when spent)
+//	    team-a: {daily_usd: 50, monthly_usd: 1000}
+//	tracing:                       # OpenTelemetry over OTLP; OTEL_EXPORTER_OTLP_* apply too
+//	  enabled: false
+//	  endpoint: ""                 # http://localhost:4318 (http/protobuf) or :4317 (grpc)
+//	  protocol: ""                 # http/protobuf | grpc; "" = OTEL_EXPORTER_OTLP_PROTOCOL or http
+//	  sample_ratio: 1              # new traces kept; a sampled incoming traceparent always is
+//	  service_name: llmrouter
+//	  capture_content: false       # debug only: prompt and answer text on spans
+//	request_log:                   # one row per request: /admin/requests, /dashboard/requests
+//	  enabled: true
+//	  max_rows: 10000              # in-memory ring when there is no database
+//	  queue_size: 4096             # rows waiting; beyond: dropped and counted
+//	  batch_size: 256              # rows per COPY
+//	  flush_interval: 1s
+//	  retention: 720h              # rows older are deleted; 0s keeps them
 package config

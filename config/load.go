@@ -234,21 +234,40 @@ func applyDefaults(c *Config) {
 	setInt(&c.Database.MaxConns, 20)
 	setDur(&c.Database.ConnectTimeout, 2*time.Second)
 
-	for m, p := range c.Prices {
-		if p.CachedInput == nil {
-			v := p.Input
-			p.CachedInput = &v
-			c.Prices[m] = p
-		}
-	}
+	DefaultPrices(c.Prices)
 
 	setInt(&c.Usage.QueueSize, 4096)
 	setInt(&c.Usage.MaxRows, 100000)
+	setInt(&c.Usage.BatchSize, 512)
+	setDur(&c.Governance.SyncInterval, time.Second)
+	setDur(&c.Usage.FlushInterval, time.Second)
+	setDur(&c.Usage.EventRetention, 30*24*time.Hour)
+	setDur(&c.Usage.RollupRetention, 400*24*time.Hour)
+
+	if c.Tracing.SampleRatio == 0 {
+		c.Tracing.SampleRatio = 1
+	}
+	if c.Tracing.ServiceName == "" {
+		c.Tracing.ServiceName = "llmrouter"
+	}
+	rl := &c.RequestLog
+	setInt(&rl.MaxRows, 10000)
+	setInt(&rl.QueueSize, 4096)
+	setInt(&rl.BatchSize, 256)
+	setDur(&rl.FlushInterval, time.Second)
+	if rl.Retention == nil {
+		d := 720 * time.Hour
+		rl.Retention = &d
+	}
 }
 
 // resolveEnv reads every env reference. Missing variables are reported by
 // validate, which sees the same getenv.
 func resolveEnv(c *Config, getenv func(string) string) {
+	if (getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "") &&
+		!strings.EqualFold(getenv("OTEL_SDK_DISABLED"), "true") {
+		c.Tracing.Enabled = true
+	}
 	for i := range c.Auth.Keys {
 		if k := &c.Auth.Keys[i]; k.KeyEnv != "" {
 			k.Key = getenv(k.KeyEnv)

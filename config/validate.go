@@ -56,12 +56,35 @@ func validate(c *Config, getenv func(string) string) error {
 		if p.CachedInput != nil {
 			ck.price(path+".cached_input", *p.CachedInput)
 		}
+		if p.CacheWrite != nil {
+			ck.price(path+".cache_write", *p.CacheWrite)
+		}
 		if d := p.BatchDiscount; d != nil && !(*d >= 0 && *d <= 1) {
 			ck.add(path+".batch_discount", "must be between 0 and 1")
 		}
 	}
 	ck.positive("usage.queue_size", c.Usage.QueueSize)
 	ck.positive("usage.max_rows", c.Usage.MaxRows)
+	ck.positive("usage.batch_size", c.Usage.BatchSize)
+	for _, name := range sortedKeys(c.Governance.Tenants) {
+		b := c.Governance.Tenants[name]
+		ck.price("governance.tenants."+name+".daily_usd", b.DailyUSD)
+		ck.price("governance.tenants."+name+".monthly_usd", b.MonthlyUSD)
+	}
+	ck.unit("tracing.sample_ratio", c.Tracing.SampleRatio)
+	if c.Tracing.Protocol != "" {
+		ck.oneOf("tracing.protocol", c.Tracing.Protocol, "http/protobuf", "grpc")
+	}
+	if c.Tracing.Endpoint != "" {
+		ck.httpURL("tracing.endpoint", c.Tracing.Endpoint)
+	}
+	ck.positive("request_log.max_rows", c.RequestLog.MaxRows)
+	ck.positive("request_log.queue_size", c.RequestLog.QueueSize)
+	ck.positive("request_log.batch_size", c.RequestLog.BatchSize)
+	ck.duration("request_log.flush_interval", c.RequestLog.FlushInterval)
+	if r := c.RequestLog.Retention; r != nil && *r < 0 {
+		ck.add("request_log.retention", "must not be negative, got %s", *r)
+	}
 	if len(ck.problems) > 0 {
 		return &ValidationError{Problems: ck.problems}
 	}
@@ -120,6 +143,9 @@ func (ck *checker) keys(base string, keys []Key) {
 		path := fmt.Sprintf("%s[%d]", base, i)
 		if strings.TrimSpace(k.Tenant) == "" {
 			ck.add(path+".tenant", "is required")
+		}
+		if k.LogPromptChars < 0 {
+			ck.add(path+".log_prompt_chars", "must not be negative, got %d", k.LogPromptChars)
 		}
 		switch {
 		case k.KeyEnv == "" && k.KeySHA256 == "":

@@ -32,6 +32,10 @@ type Delta struct {
 	ReasoningContent *string    `json:"reasoning_content,omitempty"`
 	ToolCalls        []ToolCall `json:"tool_calls,omitempty"`
 	Refusal          *string    `json:"refusal,omitempty"`
+	// ThinkingBlocks carries what a thinking block has besides its text: a
+	// signature (Type "thinking", Signature set, Thinking empty) at the end
+	// of a thinking block, or a whole redacted_thinking block.
+	ThinkingBlocks []ThinkingBlock `json:"thinking_blocks,omitempty"`
 }
 
 // Ptr returns a pointer to v; handy for optional fields.

@@ -13,15 +13,17 @@ import (
 // list of strings once decoded; token-array inputs are kept raw in RawInput
 // for upstreams that accept them.
 type EmbeddingRequest struct {
-	Model          string          `json:"model"`
-	Input          EmbeddingInput  `json:"input"`
-	EncodingFormat string          `json:"encoding_format,omitempty"`
-	Dimensions     *int            `json:"dimensions,omitempty"`
-	User           string          `json:"user,omitempty"`
-	Tenant         string          `json:"-"`
-	RequestID      string          `json:"-"`
-	Meta           *Meta           `json:"-"`
-	RawInput       json.RawMessage `json:"-"`
+	Model          string         `json:"model"`
+	Input          EmbeddingInput `json:"input"`
+	EncodingFormat string         `json:"encoding_format,omitempty"`
+	Dimensions     *int           `json:"dimensions,omitempty"`
+	User           string         `json:"user,omitempty"`
+	Tenant         string         `json:"-"`
+	// KeyID names the client key, as llm.Request.KeyID.
+	KeyID     string          `json:"-"`
+	RequestID string          `json:"-"`
+	Meta      *Meta           `json:"-"`
+	RawInput  json.RawMessage `json:"-"`
 }
 
 // EmbeddingInput is a string or an array of strings on the wire.

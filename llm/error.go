@@ -150,31 +150,45 @@ func AsError(err error) *Error {
 	return &Error{Kind: KindInternal, Message: "internal error", Err: err}
 }
 
-// Redact masks things that look like API keys (sk-..., bearer tokens) in s.
+// minPatternKey is the least number of key bytes after "sk-" or "Bearer "
+// for the pattern layer to mask them: shorter runs ("sk-" alone, "Bearer
+// <key>" in a hint) are prose, not keys.
+const minPatternKey = 8
+
+// Redact is the pattern layer of redaction: it masks what looks like an API
+// key (sk-... and bearer tokens of at least 8 key characters) in text that
+// came from elsewhere (an upstream's error message). It never touches prose
+// such as "send it as 'Authorization: Bearer <key>'". Exact configured
+// secrets are the Redactor's job; this layer only catches unknown keys.
 func Redact(s string) string {
 	if !strings.Contains(s, "sk-") && !strings.Contains(s, "Bearer ") && !strings.Contains(s, "bearer ") {
 		return s
 	}
 	var b strings.Builder
 	for i := 0; i < len(s); {
+		prefix := 0
 		switch {
 		case strings.HasPrefix(s[i:], "sk-"):
-			b.WriteString("sk-***")
-			i += 3
-			for i < len(s) && isKeyByte(s[i]) {
-				i++
-			}
+			prefix = 3
 		case strings.HasPrefix(s[i:], "Bearer ") || strings.HasPrefix(s[i:], "bearer "):
-			b.WriteString(s[i : i+7])
-			b.WriteString("***")
-			i += 7
-			for i < len(s) && isKeyByte(s[i]) {
-				i++
-			}
-		default:
+			prefix = 7
+		}
+		if prefix == 0 {
 			b.WriteByte(s[i])
 			i++
+			continue
 		}
+		j := i + prefix
+		for j < len(s) && isKeyByte(s[j]) {
+			j++
+		}
+		if j-(i+prefix) < minPatternKey {
+			b.WriteString(s[i:j])
+		} else {
+			b.WriteString(s[i : i+prefix])
+			b.WriteString("***")
+		}
+		i = j
 	}
 	return b.String()
 }

@@ -29,6 +29,20 @@ type MetaValues struct {
 	Attempts   int      // upstream attempts made
 	Cache      string   // CacheMiss, CacheExact, CacheSemantic, CacheBypass or ""
 	Similarity float64  // cosine similarity of a semantic hit
+	// CostMicroUSD is what the answer cost upstream in micro-dollars (0
+	// for a cache hit), set by the usage recorder; valid when Priced.
+	CostMicroUSD int64
+	// Priced reports that CostMicroUSD was computed from a known price.
+	Priced bool
+	// Costed reports that the usage recorder set CostMicroUSD and Priced.
+	Costed bool
+	// Tried lists the upstream attempts in order (router).
+	Tried []Attempt
+	// CostUSD is what the answer cost upstream (0 for a cache hit),
+	// SavedUSD what a cache hit would have cost, BaselineUSD what the
+	// request would have cost on the baseline model (0 when unknown); set
+	// by the usage recorder.
+	CostUSD, SavedUSD, BaselineUSD float64
 }
 
 // Update applies f to the values under the lock. No-op on a nil Meta.
@@ -50,5 +64,8 @@ func (m *Meta) Values() MetaValues {
 	defer m.mu.Unlock()
 	v := m.m
 	v.Reasons = append([]string(nil), m.m.Reasons...)
+	if m.m.Tried != nil {
+		v.Tried = append([]Attempt(nil), m.m.Tried...)
+	}
 	return v
 }

@@ -48,6 +48,9 @@ type Request struct {
 	// x-llmrouter-tier header; the classifier decorator honours it only
 	// where the tenant's policy allows.
 	TierOverride Tier `json:"-"`
+	// MaxTier is the authenticating key's highest tier (TierUnset: no
+	// cap); the classifier decorator caps auto requests at it.
+	MaxTier Tier `json:"-"`
 	// CacheControl is the client's Cache-Control request header, parsed.
 	CacheControl CacheControl `json:"-"`
 	// LegacyPrompt reports a /v1/completions request (one user message
@@ -56,6 +59,10 @@ type Request struct {
 	LegacyPrompt bool `json:"-"`
 	// Tenant is the authenticated tenant; "" when auth is off.
 	Tenant string `json:"-"`
+	// KeyID names the client key that authenticated the request (a virtual
+	// key's id, or "yaml:<tenant>" for a configured key); "" when auth is
+	// off. Usage and budgets are counted per key.
+	KeyID string `json:"-"`
 	// RequestID is the x-request-id of the client request.
 	RequestID string `json:"-"`
 	// SessionID is the client's x-session-id header: the conversation the
@@ -68,6 +75,9 @@ type Request struct {
 	// target, cache outcome) for response headers, logs and metrics. Shallow
 	// copies of a Request share it. May be nil.
 	Meta *Meta `json:"-"`
+	// Native is the body the client sent when it spoke another wire API
+	// than Chat Completions (see Native); nil for Chat Completions.
+	Native *Native `json:"-"`
 }
 
 // CacheControl carries the request directives that the cache obeys.
@@ -119,6 +129,42 @@ type Message struct {
 	// ReasoningContent carries a model's visible thinking (Anthropic
 	// thinking blocks), never its signature.
 	ReasoningContent string `json:"reasoning_content,omitempty"`
+	// Extra holds the members this type does not know (message-level
+	// audio, ...), exactly as the client sent them; they are forwarded to
+	// OpenAI-compatible upstreams and are part of the exact-cache key.
+	Extra map[string]json.RawMessage `json:"-"`
+	// MessageExtras holds the Anthropic-only parts of a message (thinking
+	// blocks, a cache breakpoint); nil for most messages, so they stay
+	// small. Its fields are inlined on the wire. Shallow copies of a
+	// Message share it: replace it, never modify it in place.
+	*MessageExtras
+}
+
+// MessageExtras are the parts of a message only Anthropic models use.
+type MessageExtras struct {
+	// ThinkingBlocks are the assistant's thinking and redacted_thinking
+	// blocks whole, signatures included, so that a later turn can send
+	// them back to an Anthropic model (the LiteLLM field name).
+	ThinkingBlocks []ThinkingBlock `json:"thinking_blocks,omitempty"`
+	// CacheControl is an Anthropic cache breakpoint on the message's last
+	// block (raw JSON, for example {"type":"ephemeral","ttl":"1h"}).
+	CacheControl json.RawMessage `json:"cache_control,omitempty"`
+}
+
+// Thinking returns the message's thinking blocks, or nil.
+func (m *Message) Thinking() []ThinkingBlock {
+	if m.MessageExtras == nil {
+		return nil
+	}
+	return m.MessageExtras.ThinkingBlocks
+}
+
+// CacheBreakpoint returns the message's cache_control, or nil.
+func (m *Message) CacheBreakpoint() json.RawMessage {
+	if m.MessageExtras == nil {
+		return nil
+	}
+	return m.MessageExtras.CacheControl
 }
 
 // Content is a message's content: a plain string, an array of typed parts,
@@ -260,6 +306,13 @@ type ContentPart struct {
 	// Other part kinds (input_audio, file, ...) are kept raw.
 	InputAudio json.RawMessage `json:"input_audio,omitempty"`
 	File       json.RawMessage `json:"file,omitempty"`
+	// CacheControl is an Anthropic cache breakpoint on this part, raw JSON
+	// forwarded byte for byte to Anthropic targets.
+	CacheControl json.RawMessage `json:"cache_control,omitempty"`
+	// Extra holds the members this type does not know (the refusal text
+	// of a refusal part, ...), exactly as the client sent them; forwarded
+	// and part of the exact-cache key like Message.Extra.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // ImageURL is an image part: an https URL or a data: URL.
@@ -272,6 +325,9 @@ type ImageURL struct {
 type Tool struct {
 	Type     string       `json:"type"`
 	Function ToolFunction `json:"function"`
+	// CacheControl is an Anthropic cache breakpoint on this tool, raw JSON
+	// forwarded byte for byte to Anthropic targets.
+	CacheControl json.RawMessage `json:"cache_control,omitempty"`
 }
 
 // ToolFunction describes a callable function; Parameters is a JSON schema.

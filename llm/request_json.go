@@ -81,7 +81,10 @@ func isKnownFold(k string) bool {
 // hasUnknownKey reports whether the JSON object b (already validated) has a
 // top-level key that is not a known request field. A key with escapes
 // counts as unknown, so the slow path decides. It does not allocate.
-func hasUnknownKey(b []byte) bool {
+func hasUnknownKey(b []byte) bool { return hasUnknownKeyIn(b, knownRequestField) }
+
+// hasUnknownKeyIn is hasUnknownKey for an object whose known keys are known.
+func hasUnknownKeyIn(b []byte, knownRequestField map[string]struct{}) bool {
 	i := skipWS(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return false

@@ -19,7 +19,7 @@ func checkWellFormed(b []byte) *Error {
 	}
 	d := dupScanner{b: b}
 	d.value()
-	if d.dup != "" {
+	if d.found {
 		return &Error{Kind: KindInvalidRequest, Code: "duplicate_key",
 			Message: "request body has the key " + strconv.Quote(d.dup) + " twice in one object"}
 	}
@@ -28,9 +28,10 @@ func checkWellFormed(b []byte) *Error {
 
 // dupScanner walks valid JSON and records the first duplicate object key.
 type dupScanner struct {
-	b   []byte
-	i   int
-	dup string
+	b     []byte
+	i     int
+	found bool
+	dup   string
 }
 
 func (d *dupScanner) ws() {
@@ -66,7 +67,7 @@ func (d *dupScanner) str() ([]byte, bool) {
 
 func (d *dupScanner) value() {
 	d.ws()
-	if d.i >= len(d.b) || d.dup != "" {
+	if d.i >= len(d.b) || d.found {
 		return
 	}
 	switch d.b[d.i] {
@@ -74,7 +75,7 @@ func (d *dupScanner) value() {
 		d.object()
 	case '[':
 		d.i++
-		for d.dup == "" {
+		for !d.found {
 			d.ws()
 			if d.i >= len(d.b) {
 				return
@@ -87,7 +88,11 @@ func (d *dupScanner) value() {
 				d.i++
 				continue
 			}
+			at := d.i
 			d.value()
+			if d.i == at { // not valid JSON after all: never loop in place
+				return
+			}
 		}
 	case '"':
 		d.str()
@@ -109,7 +114,7 @@ func (d *dupScanner) object() {
 	var small [16]string
 	n := 0
 	var many map[string]struct{}
-	for d.dup == "" {
+	for !d.found {
 		d.ws()
 		if d.i >= len(d.b) {
 			return
@@ -135,14 +140,14 @@ func (d *dupScanner) object() {
 		}
 		if many != nil {
 			if _, ok := many[k]; ok {
-				d.dup = k
+				d.found, d.dup = true, k
 				return
 			}
 			many[k] = struct{}{}
 		} else {
 			for _, prev := range small[:n] {
 				if prev == k {
-					d.dup = k
+					d.found, d.dup = true, k
 					return
 				}
 			}
@@ -161,6 +166,10 @@ func (d *dupScanner) object() {
 		if d.i < len(d.b) && d.b[d.i] == ':' {
 			d.i++
 		}
+		at := d.i
 		d.value()
+		if d.i == at {
+			return
+		}
 	}
 }

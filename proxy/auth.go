@@ -45,14 +45,23 @@ type Key struct {
 	// MaxTier caps the tier this key may ask for with the header;
 	// llm.TierUnset means no cap.
 	MaxTier llm.Tier
+	// LogPromptChars > 0 stores the first LogPromptChars characters of
+	// the last user message, redacted, in this key's request-log rows.
+	// 0 (the default) stores no prompt text.
+	LogPromptChars int
 }
 
 // principal is an authenticated caller.
 type principal struct {
 	digest        [sha256.Size]byte
+	virtual       bool // a virtual key (Gate)
+	models        []string
 	tenant        string
 	allowOverride bool
 	maxTier       llm.Tier
+	keyID         string // first 12 hex digits of digest, for the request log
+	promptChars   int
+	admin         bool
 }
 
 // authTable is the immutable snapshot that SetAuth swaps in.
@@ -65,8 +74,9 @@ type authTable struct {
 
 // anonymous is the caller in auth mode "none". It may not choose its tier:
 // x-llmrouter-tier is a privilege granted per key (allow_tier_override), and
-// without keys nobody holds it.
-var anonymous = &principal{}
+// without keys nobody holds it. It sees every tenant's usage (there are no
+// tenants without keys).
+var anonymous = &principal{admin: true}
 
 func buildAuth(o AuthOptions) (*authTable, error) {
 	t := &authTable{byName: map[string]*principal{}}
@@ -87,6 +97,9 @@ func buildAuth(o AuthOptions) (*authTable, error) {
 	if t.admins, err = hashKeys(o.AdminKeys, "admin_keys", nil); err != nil {
 		return nil, err
 	}
+	for _, p := range t.admins {
+		p.admin = true
+	}
 	return t, nil
 }
 
@@ -106,7 +119,11 @@ func hashKeys(keys []Key, field string, byName map[string]*principal) (map[[sha2
 		if _, dup := m[sum]; dup {
 			return nil, fmt.Errorf("proxy: %s[%d] (tenant %q): the same key is configured twice", field, i, k.Tenant)
 		}
-		p := &principal{digest: sum, tenant: k.Tenant, allowOverride: k.AllowTierOverride, maxTier: k.MaxTier}
+		if k.LogPromptChars < 0 {
+			return nil, fmt.Errorf("proxy: %s[%d] (tenant %q): negative log_prompt_chars", field, i, k.Tenant)
+		}
+		p := &principal{digest: sum, tenant: k.Tenant, allowOverride: k.AllowTierOverride, maxTier: k.MaxTier,
+			keyID: hex.EncodeToString(sum[:6]), promptChars: k.LogPromptChars}
 		m[sum] = p
 		if byName != nil {
 			if _, ok := byName[k.Tenant]; !ok {

@@ -29,7 +29,7 @@ func isBatchPath(p []byte) bool {
 
 // batches serves the Files and Batches routes through o.Batches.
 func (s *Server) batches(ctx *fasthttp.RequestCtx, x *exchange, p *principal) bool {
-	cctx, cancel := s.budget(false)
+	cctx, cancel := s.budget(x, false)
 	defer cancel()
 	ct, body, err := s.o.Batches.Serve(cctx, p.tenant, string(ctx.Method()), string(ctx.Path()),
 		string(ctx.Request.Header.ContentType()), ctx.PostBody())

@@ -1,69 +1,54 @@
 package proxy
 
 import (
-	_ "embed"
-	"log/slog"
-	"time"
+	"embed"
+	"path"
+	"strings"
 
 	"github.com/valyala/fasthttp"
 
 	"llmrouter/llm"
 )
 
-// dashboardHTML is the cost dashboard: a self-contained page that reads
-// /v1/usage (a tenant's own figures) or /admin/usage (every tenant) with
-// the key typed into it, and refreshes itself.
-//
-//go:embed dashboard.html
-var dashboardHTML []byte
+var llmErrNotFound = llm.Error{Kind: llm.KindUnknownModel, Code: "unknown_url", Message: "no such dashboard asset"}
 
-// dashboard serves the page. It holds no data, so it needs no key; the
+// dashboardFS holds the cost dashboard: index.html, its script and style,
+// and the vendored uPlot chart library (see scripts/vendor-uplot.sh). The
+// page reads /v1/usage (a tenant's own figures; every tenant for an admin
+// key), /admin/usage?tenant= and /readyz with the key typed into it, and
+// refreshes itself. Nothing is loaded from elsewhere.
+//
+//go:embed dashboard/*
+var dashboardFS embed.FS
+
+const dashboardCSP = "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; img-src 'self' data: blob:"
+
+// dashboard serves the page (GET /dashboard) and its assets (GET
+// /dashboard/assets/NAME). It holds no data, so it needs no key; the
 // figures it shows come from the usage endpoints, which do.
 func (s *Server) dashboard(ctx *fasthttp.RequestCtx) {
-	ctx.Response.Header.SetContentType("text/html; charset=utf-8")
+	name := "index.html"
+	if a, ok := strings.CutPrefix(string(ctx.Path()), "/dashboard/assets/"); ok {
+		name = a
+	}
+	b, err := dashboardFS.ReadFile("dashboard/" + path.Clean("/" + name)[1:])
+	if err != nil || name == "" {
+		writeError(ctx, &llmErrNotFound)
+		ctx.SetStatusCode(fasthttp.StatusNotFound)
+		return
+	}
+	switch path.Ext(name) {
+	case ".html":
+		ctx.Response.Header.SetContentType("text/html; charset=utf-8")
+	case ".js":
+		ctx.Response.Header.SetContentType("text/javascript; charset=utf-8")
+	case ".css":
+		ctx.Response.Header.SetContentType("text/css; charset=utf-8")
+	default:
+		ctx.Response.Header.SetContentType("text/plain; charset=utf-8")
+	}
 	ctx.Response.Header.Set("Cache-Control", "no-cache")
-	ctx.Response.Header.Set("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'")
-	ctx.SetBody(dashboardHTML)
-}
-
-// usage answers GET /v1/usage (admin=false: the caller's own tenant) and
-// GET /admin/usage (admin=true: every tenant, or ?tenant=NAME).
-func (s *Server) usage(ctx *fasthttp.RequestCtx, admin bool) {
-	route := routeUsage
-	if admin {
-		route = routeAdminUsage
-	}
-	x := &exchange{start: time.Now(), route: route, requestID: s.requestID(ctx), meta: &llm.Meta{}}
-	ctx.Response.Header.SetBytesK(hdrRequestID, x.requestID)
-	defer s.finish(x)
-	auth := s.auth.Load()
-	var p *principal
-	var aerr *llm.Error
-	if admin {
-		p, aerr = auth.authenticateAdmin(&ctx.Request.Header)
-	} else {
-		p, aerr = auth.authenticate(&ctx.Request.Header)
-	}
-	if aerr != nil {
-		s.fail(ctx, x, aerr)
-		return
-	}
-	x.tenant = p.tenant
-	if s.o.Usage == nil {
-		s.fail(ctx, x, &llm.Error{Kind: llm.KindUnknownModel, Code: "unknown_url", Message: "usage reporting is not configured"})
-		return
-	}
-	tenant, all := p.tenant, false
-	if admin {
-		tenant, all = "", true
-		if t := ctx.QueryArgs().Peek("tenant"); len(t) > 0 {
-			tenant, all = string(t), false
-		}
-	} else if auth.none {
-		all = true // no tenants without auth: the one operator sees everything
-	}
-	if err := writeJSON(ctx, s.o.Usage(tenant, all)); err != nil {
-		s.log.LogAttrs(ctx, slog.LevelWarn, "writing usage", slog.String("err", err.Error()))
-	}
-	x.status = fasthttp.StatusOK
+	ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
+	ctx.Response.Header.Set("Content-Security-Policy", dashboardCSP)
+	ctx.SetBody(b)
 }

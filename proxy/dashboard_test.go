@@ -1,43 +1,56 @@
 package proxy
 
 import (
+	"context"
 	"encoding/json"
+	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/valyala/fasthttp"
 )
 
-// TestUsageEndpointsAndDashboard: a client key sees only its tenant's
-// figures, /admin/usage needs an admin key and may pick a tenant, and the
-// dashboard page is served.
-func TestUsageEndpointsAndDashboard(t *testing.T) {
-	type call struct {
-		tenant string
-		all    bool
-	}
-	var got []call
+type fakeReport struct{ Q UsageQuery }
+
+func (f fakeReport) WriteCSV(w io.Writer) error {
+	_, err := io.WriteString(w, "period,group\n"+f.Q.Tenant+"\n")
+	return err
+}
+
+// TestUsageEndpointsTenantIsolation: a client key sees only its tenant's
+// figures whatever it asks, an admin key sees all or picks a tenant, bad
+// parameters are 400 in the OpenAI shape, and CSV is served.
+func TestUsageEndpointsTenantIsolation(t *testing.T) {
+	var got []UsageQuery
 	o := Options{
 		Completer: &cannedCompleter{},
 		Auth: AuthOptions{Mode: "keys",
 			Keys:      []Key{{Tenant: "team-a", Value: "key-a"}},
 			AdminKeys: []Key{{Tenant: "ops", Value: "key-admin"}}},
-		Usage: func(tenant string, all bool) any {
-			got = append(got, call{tenant, all})
-			return map[string]any{"tenant": tenant, "all": all}
+		Usage: func(_ context.Context, q UsageQuery) (UsageReport, error) {
+			got = append(got, q)
+			return fakeReport{q}, nil
 		},
 	}
 	h := newTestHandler(t, o)
+	from := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name, path, key string
 		status          int
-		want            call
+		tenant          string
+		all             bool
 	}{
-		{"own tenant", "/v1/usage", "key-a", 200, call{"team-a", false}},
-		{"admin sees all", "/admin/usage", "key-admin", 200, call{"", true}},
-		{"admin picks a tenant", "/admin/usage?tenant=team-a", "key-admin", 200, call{"team-a", false}},
-		{"client key is not admin", "/admin/usage", "key-a", 403, call{}},
-		{"no key", "/v1/usage", "", 401, call{}},
+		{"own tenant", "/v1/usage", "key-a", 200, "team-a", false},
+		{"tenant cannot ask for another", "/v1/usage?tenant=ops", "key-a", 200, "team-a", false},
+		{"admin sees all on /v1/usage", "/v1/usage", "key-admin", 200, "", true},
+		{"admin sees all", "/admin/usage", "key-admin", 200, "", true},
+		{"admin picks a tenant", "/admin/usage?tenant=team-a", "key-admin", 200, "team-a", false},
+		{"client key is not admin", "/admin/usage", "key-a", 403, "", false},
+		{"no key", "/v1/usage", "", 401, "", false},
+		{"bad from", "/v1/usage?from=yesterday", "key-a", 400, "", false},
+		{"bad format", "/v1/usage?format=xml", "key-a", 400, "", false},
+		{"dates", "/v1/usage?from=2026-03-01&to=2026-03-02&group_by=tier&granularity=hour", "key-a", 200, "team-a", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -56,13 +69,20 @@ func TestUsageEndpointsAndDashboard(t *testing.T) {
 				}
 				return
 			}
-			if len(got) != 1 || got[0] != tt.want {
-				t.Fatalf("usage called with %+v, want %+v", got, tt.want)
+			if len(got) != 1 || got[0].Tenant != tt.tenant || got[0].All != tt.all {
+				t.Fatalf("usage called with %+v, want tenant %q all %v", got, tt.tenant, tt.all)
+			}
+			if tt.name == "dates" && (!got[0].From.Equal(from) || !got[0].To.Equal(from.Add(48*time.Hour)) || got[0].GroupBy != "tier" || got[0].Granularity != "hour") {
+				t.Fatalf("query %+v", got[0])
 			}
 		})
 	}
-	status, body := h.get(t, "/dashboard", "")
-	if status != 200 || !strings.Contains(body, "cost dashboard") || !strings.Contains(body, "/admin/usage") {
+	status, body := h.get(t, "/v1/usage?format=csv", "key-a")
+	if status != 200 || body != "period,group\nteam-a\n" {
+		t.Fatalf("csv: %d %q", status, body)
+	}
+	status, body = h.get(t, "/dashboard", "")
+	if status != 200 || !strings.Contains(body, "llmrouter") {
 		t.Fatalf("dashboard: %d %.200s", status, body)
 	}
 }

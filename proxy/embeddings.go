@@ -115,9 +115,12 @@ func (s *Server) embeddings(ctx *fasthttp.RequestCtx, x *exchange, p *principal)
 	if e != nil {
 		return s.fail(ctx, x, e)
 	}
-	r.Tenant, r.RequestID, r.Meta = p.tenant, x.requestID, x.meta
+	r.Tenant, r.KeyID, r.RequestID, r.Meta = p.tenant, p.keyID, x.requestID, x.meta
 	x.model = r.Model
-	cctx, cancel := s.budget(false)
+	if e := s.admit(p, r.Model); e != nil {
+		return s.fail(ctx, x, e)
+	}
+	cctx, cancel := s.budget(x, false)
 	resp, err := s.embedder.Embed(cctx, r)
 	cancel()
 	mv := x.meta.Values()

@@ -73,8 +73,11 @@ func upstreamAuthFailure(e *llm.Error) bool {
 	return e.Kind == llm.KindUpstreamError && (e.Status == 401 || e.Status == 403)
 }
 
-// clientMessage is the message shown to the client for e: redacted, and
-// never an upstream's words about our own credentials.
+// clientMessage is the message shown to the client for e: never an
+// upstream's words about our own credentials, and, for text that came from
+// an upstream (e.Provider or e.Status set), masked by the pattern layer
+// (llm.Redact) for keys no one registered. Our own messages are shown as
+// written. Registered secrets were already replaced by Server.scrub.
 func clientMessage(e *llm.Error) string {
 	if upstreamAuthFailure(e) {
 		return "the upstream provider rejected the proxy's credentials"
@@ -83,7 +86,21 @@ func clientMessage(e *llm.Error) string {
 	if msg == "" {
 		msg = e.Kind.String()
 	}
-	return llm.Redact(msg)
+	if e.Provider != "" || e.Status != 0 {
+		return llm.Redact(msg)
+	}
+	return msg
+}
+
+// scrub returns e with every registered secret replaced in its message (a
+// copy when something changed; e itself otherwise).
+func (s *Server) scrub(e *llm.Error) *llm.Error {
+	if m := s.o.Redactor.Redact(e.Message); m != e.Message {
+		cp := *e
+		cp.Message = m
+		return &cp
+	}
+	return e
 }
 
 // errorBody is the OpenAI error envelope. Param and Code are null when

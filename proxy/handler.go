@@ -31,6 +31,7 @@ var (
 	hdrOutScore        = []byte("x-llmrouter-score")
 	hdrOutCache        = []byte("x-llmrouter-cache")
 	hdrOutSimilarity   = []byte("x-llmrouter-similarity")
+	hdrOutCost         = []byte("x-llmrouter-cost-usd")
 	hdrOutSession      = []byte("x-llmrouter-session")
 	hdrSessionID       = []byte("x-session-id")
 	hdrCacheControl    = []byte("Cache-Control")
@@ -47,6 +48,9 @@ var (
 // Route labels (also the metric "route" label).
 const (
 	routeChat        = "chat"
+	routeMessages    = "messages"
+	routeCountTokens = "count_tokens"
+	routeResponses   = "responses"
 	routeCompletions = "completions"
 	routeEmbeddings  = "embeddings"
 	routeModels      = "models"
@@ -57,6 +61,7 @@ const (
 	routeInvalidate  = "admin_invalidate"
 	routeUsage       = "usage"
 	routeAdminUsage  = "admin_usage"
+	routeAdminKeys   = "admin_keys"
 	routeUnknown     = "unknown"
 	routeBatches     = "batches"
 )
@@ -77,6 +82,24 @@ type exchange struct {
 	err           *llm.Error
 	events        int
 	prompt        string // only with DebugLogPrompts
+
+	ctx     context.Context // the request's trace context; nil when tracing is off
+	span    llm.Span        // the request's server span (zero when off)
+	ttft    time.Duration   // streams: until the first chunk was written
+	keyID   string
+	snippet string // opted-in, redacted prompt prefix for the request log
+	answer  string // only with TraceContent (unary)
+	// errs writes an error in the route's wire API; nil is the OpenAI
+	// envelope.
+	errs func(ctx *fasthttp.RequestCtx, e *llm.Error) int
+}
+
+// writeError answers ctx with e in x's wire API and returns the status.
+func (x *exchange) writeError(ctx *fasthttp.RequestCtx, e *llm.Error) int {
+	if x.errs != nil {
+		return x.errs(ctx, e)
+	}
+	return writeError(ctx, e)
 }
 
 // Handler returns the request handler (the server's; exposed for tests).
@@ -86,19 +109,31 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	path := ctx.Path()
 	method := ctx.Method()
 	switch string(path) {
-	case "/v1/chat/completions":
+	case "/v1/messages":
+		if s.allow(ctx, method, fasthttp.MethodPost) {
+			s.api(ctx, routeMessages, s.messages)
+		}
+	case "/v1/messages/count_tokens":
+		if s.allow(ctx, method, fasthttp.MethodPost) {
+			s.api(ctx, routeCountTokens, s.countTokens)
+		}
+	case "/v1/responses":
+		if s.allow(ctx, method, fasthttp.MethodPost) {
+			s.api(ctx, routeResponses, s.responses)
+		}
+	case "/v1/chat/completions", "/chat/completions":
 		if s.allow(ctx, method, fasthttp.MethodPost) {
 			s.api(ctx, routeChat, s.chat)
 		}
-	case "/v1/completions":
+	case "/v1/completions", "/completions":
 		if s.allow(ctx, method, fasthttp.MethodPost) {
 			s.api(ctx, routeCompletions, s.legacy)
 		}
-	case "/v1/embeddings":
+	case "/v1/embeddings", "/embeddings":
 		if s.allow(ctx, method, fasthttp.MethodPost) {
 			s.api(ctx, routeEmbeddings, s.embeddings)
 		}
-	case "/v1/models":
+	case "/v1/models", "/models":
 		if s.allow(ctx, method, fasthttp.MethodGet) {
 			s.api(ctx, routeModels, s.models)
 		}
@@ -126,16 +161,37 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		if s.allow(ctx, method, fasthttp.MethodGet) {
 			s.dashboard(ctx)
 		}
+	case "/admin/keys":
+		s.adminKeys(ctx, "")
+	case "/dashboard/requests":
+		if s.allow(ctx, method, fasthttp.MethodGet) {
+			s.requestsPage(ctx)
+		}
+	case "/admin/requests":
+		if s.allow(ctx, method, fasthttp.MethodGet) {
+			s.adminRequests(ctx)
+		}
 	case "/admin/cache/invalidate":
 		if s.allow(ctx, method, fasthttp.MethodPost) {
 			s.invalidate(ctx)
 		}
 	default:
+		if id, ok := bytes.CutPrefix(path, []byte("/admin/keys/")); ok && len(id) > 0 && len(id) <= 64 {
+			s.adminKeys(ctx, string(id))
+			return
+		}
+		if bytes.HasPrefix(path, []byte("/dashboard/assets/")) {
+			if s.allow(ctx, method, fasthttp.MethodGet) {
+				s.dashboard(ctx)
+			}
+			return
+		}
 		if s.o.Batches != nil && isBatchPath(path) {
 			s.api(ctx, routeBatches, s.batches)
 			return
 		}
-		if bytes.HasPrefix(path, []byte("/v1/models/")) && len(path) > len("/v1/models/") {
+		if (bytes.HasPrefix(path, []byte("/v1/models/")) && len(path) > len("/v1/models/")) ||
+			(bytes.HasPrefix(path, []byte("/models/")) && len(path) > len("/models/")) {
 			if s.allow(ctx, method, fasthttp.MethodGet) {
 				s.api(ctx, routeModel, s.model)
 			}
@@ -173,7 +229,10 @@ func (s *Server) allow(ctx *fasthttp.RequestCtx, method []byte, want string) boo
 func (s *Server) routeConfig(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 	uri := h.RequestURI()
 	if bytes.HasPrefix(uri, []byte("/v1/chat/")) || bytes.HasPrefix(uri, []byte("/v1/completions")) ||
-		bytes.HasPrefix(uri, []byte("/v1/embeddings")) || bytes.HasPrefix(uri, []byte("/v1/files")) {
+		bytes.HasPrefix(uri, []byte("/v1/embeddings")) || bytes.HasPrefix(uri, []byte("/v1/messages")) ||
+		bytes.HasPrefix(uri, []byte("/v1/responses")) || bytes.HasPrefix(uri, []byte("/chat/")) ||
+		bytes.HasPrefix(uri, []byte("/completions")) || bytes.HasPrefix(uri, []byte("/embeddings")) ||
+		bytes.HasPrefix(uri, []byte("/v1/files")) {
 		return fasthttp.RequestConfig{MaxRequestBodySize: s.o.MaxBodyBytes}
 	}
 	return fasthttp.RequestConfig{MaxRequestBodySize: min(smallBodyBytes, s.o.MaxBodyBytes)}
@@ -213,8 +272,11 @@ type apiHandler func(ctx *fasthttp.RequestCtx, x *exchange, p *principal) (finis
 // gets a 500 in the OpenAI shape, the log a line with the stack, and
 // llmrouter_proxy_panics_total{where="handler"} one more.
 func (s *Server) api(ctx *fasthttp.RequestCtx, route string, h apiHandler) {
-	x := &exchange{start: time.Now(), route: route, requestID: s.requestID(ctx), meta: &llm.Meta{}}
+	x := &exchange{start: time.Now(), route: route, requestID: s.requestID(ctx), meta: &llm.Meta{}, errs: errorWriterFor(route)}
 	ctx.Response.Header.SetBytesK(hdrRequestID, x.requestID)
+	if s.o.Tracer != nil {
+		s.startTrace(ctx, x)
+	}
 	held := false
 	defer func() {
 		v := recover()
@@ -226,26 +288,26 @@ func (s *Server) api(ctx *fasthttp.RequestCtx, route string, h apiHandler) {
 		ctx.Response.Reset()
 		ctx.Response.Header.SetBytesK(hdrRequestID, x.requestID)
 		x.err = pe
-		x.status = writeError(ctx, pe)
+		x.status = x.writeError(ctx, pe)
 		if held {
 			s.release()
 		}
 		s.finish(x)
 	}()
-	p, aerr := s.auth.Load().authenticate(&ctx.Request.Header)
+	p, aerr := s.authenticate(&ctx.Request.Header)
 	if aerr != nil {
 		x.err = aerr
-		x.status = writeError(ctx, aerr)
+		x.status = x.writeError(ctx, aerr)
 		s.finish(x)
 		return
 	}
-	x.tenant = p.tenant
+	x.tenant, x.keyID = p.tenant, p.keyID
 	n := s.inFlight.Add(1)
 	s.m.inFlight.Inc()
 	if s.o.MaxConcurrency > 0 && n > int64(s.o.MaxConcurrency) {
 		s.release()
 		x.err = &llm.Error{Kind: llm.KindOverloaded, Message: "the proxy is at its concurrency limit; retry shortly", RetryAfter: time.Second}
-		x.status = writeError(ctx, x.err)
+		x.status = x.writeError(ctx, x.err)
 		s.finish(x)
 		return
 	}
@@ -277,16 +339,22 @@ func (s *Server) release() {
 
 // fail writes e as the response of x.
 func (s *Server) fail(ctx *fasthttp.RequestCtx, x *exchange, e *llm.Error) bool {
+	e = s.scrub(e)
 	x.err = e
-	x.status = writeError(ctx, e)
+	x.status = x.writeError(ctx, e)
 	return true
 }
 
 // finish writes the log line and records metrics for x.
 func (s *Server) finish(x *exchange) {
 	elapsed := time.Since(x.start)
+	x.model = s.o.Redactor.Redact(x.model) // a metric label and a log attribute
 	mv := x.meta.Values()
 	s.m.observe(x, &mv, elapsed)
+	traceID := s.endTrace(x, &mv)
+	if s.o.RequestLog != nil && logged(x.route) {
+		s.o.RequestLog(requestRecord(x, &mv, elapsed, traceID))
+	}
 	if x.err != nil && upstreamAuthFailure(x.err) {
 		s.log.LogAttrs(context.Background(), slog.LevelError, "upstream rejected the proxy's provider key",
 			slog.String("request_id", x.requestID), slog.String("provider", x.err.Provider),
@@ -320,6 +388,9 @@ func (s *Server) finish(x *exchange) {
 			attrs = append(attrs, slog.String("session", mv.Session))
 		}
 	}
+	if traceID != "" {
+		attrs = append(attrs, slog.String("trace_id", traceID))
+	}
 	if x.usage != nil {
 		attrs = append(attrs, slog.Int("prompt_tokens", x.usage.PromptTokens),
 			slog.Int("completion_tokens", x.usage.CompletionTokens))
@@ -350,7 +421,13 @@ const maxIdempotencyKey = 255
 // the request headers: tenant, request id, meta, tier override (only for
 // keys that may override, capped at their MaxTier) and cache control.
 func (s *Server) prepare(ctx *fasthttp.RequestCtx, x *exchange, p *principal, r *llm.Request) *llm.Error {
+	x.model = r.Model
+	if e := s.admit(p, r.Model); e != nil {
+		return e
+	}
 	r.Tenant = p.tenant
+	r.KeyID = p.keyID
+	r.MaxTier = p.maxTier
 	r.RequestID = x.requestID
 	r.Meta = x.meta
 	if v := ctx.Request.Header.PeekBytes(hdrTier); len(v) > 0 && string(v) != "auto" {
@@ -381,6 +458,12 @@ func (s *Server) prepare(ctx *fasthttp.RequestCtx, x *exchange, p *principal, r 
 	x.stream = r.Stream
 	if s.o.DebugLogPrompts {
 		x.prompt = r.LastUserText()
+	}
+	if p.promptChars > 0 && s.o.RequestLog != nil {
+		x.snippet = firstChars(llm.Redact(r.LastUserText()), p.promptChars)
+	}
+	if s.o.TraceContent && x.span.Recording() {
+		x.span.SetString("llmrouter.prompt", r.LastUserText())
 	}
 	return nil
 }
@@ -436,12 +519,17 @@ func writeJSON(ctx *fasthttp.RequestCtx, v any) error {
 	return enc.Encode(v)
 }
 
-// budget returns a request context derived from the server's base context.
-func (s *Server) budget(stream bool) (context.Context, context.CancelFunc) {
-	if stream {
-		return context.WithTimeout(s.base, s.o.StreamTimeout)
+// budget returns a request context derived from the server's base context
+// (through x's trace context when tracing is on).
+func (s *Server) budget(x *exchange, stream bool) (context.Context, context.CancelFunc) {
+	parent := s.base
+	if x.ctx != nil {
+		parent = x.ctx
 	}
-	return context.WithTimeout(s.base, s.o.RequestTimeout)
+	if stream {
+		return context.WithTimeout(parent, s.o.StreamTimeout)
+	}
+	return context.WithTimeout(parent, s.o.RequestTimeout)
 }
 
 // chat serves POST /v1/chat/completions.
@@ -466,7 +554,7 @@ func (s *Server) chat(ctx *fasthttp.RequestCtx, x *exchange, p *principal) bool 
 // completeUnary answers a non-streamed request: the call within the request
 // budget, the x-llmrouter-* headers, then the answer as shape(resp) JSON.
 func (s *Server) completeUnary(ctx *fasthttp.RequestCtx, x *exchange, r *llm.Request, shape func(*llm.Response) any) bool {
-	cctx, cancel := s.budget(false)
+	cctx, cancel := s.budget(x, false)
 	resp, err := s.completer.Complete(cctx, r)
 	cancel()
 	mv := x.meta.Values()
@@ -476,6 +564,13 @@ func (s *Server) completeUnary(ctx *fasthttp.RequestCtx, x *exchange, r *llm.Req
 	}
 	x.usage = resp.Usage
 	x.upstreamModel = resp.Model
+	if mv := x.meta.Values(); mv.Costed {
+		setCostHeader(&ctx.Response.Header, &mv)
+	}
+	if s.o.TraceContent && x.span.Recording() && len(resp.Choices) > 0 {
+		x.answer = resp.Choices[0].Message.Content.Text()
+	}
+	setCachedShare(&ctx.Response.Header, resp.Usage)
 	if err := writeJSON(ctx, shape(resp)); err != nil {
 		ctx.ResetBody()
 		return s.fail(ctx, x, &llm.Error{Kind: llm.KindInternal, Message: "could not encode the answer", Err: err})

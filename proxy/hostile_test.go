@@ -91,10 +91,13 @@ func TestHostileInputsGet4xxInOpenAIShapeWithBoundedMemory(t *testing.T) {
 			}
 			// The test's own client (net/http, reading the body from a
 			// strings.Reader) allocates little; the server holds the body
-			// and decodes it once. 24x the body plus 4 MiB of slack is
-			// far below what an unbounded allocation would cost (n=1e15
-			// choices, 100k messages each copied per layer).
-			bound := uint64(24*len(tc.body) + 4<<20)
+			// and decodes it once. The worst case is a body of tiny
+			// messages or parts: each 30-byte message decodes into a
+			// Message of a few hundred bytes (plus slice growth), about 40
+			// bytes per body byte, refused only after decoding. 48x the
+			// body plus 4 MiB bounds that, and is far below what an
+			// unbounded allocation costs (n=1e15 choices).
+			bound := uint64(48*len(tc.body) + 4<<20)
 			if got := m1.TotalAlloc - m0.TotalAlloc; got > bound {
 				t.Errorf("allocated %d bytes for a %d-byte body, bound %d", got, len(tc.body), bound)
 			}

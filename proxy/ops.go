@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
@@ -99,24 +100,75 @@ func (s *Server) readyz(ctx *fasthttp.RequestCtx) {
 	_ = writeJSON(ctx, &rep)
 }
 
-func metricsHandler(g prometheus.Gatherer, r prometheus.Registerer) fasthttp.RequestHandler {
+// metricsHandlers returns the handler of every series and the handler of
+// the public ones (no series with a "tenant" label), or nils when there is
+// nothing to gather.
+func metricsHandlers(g prometheus.Gatherer, r prometheus.Registerer) (full, public fasthttp.RequestHandler) {
 	if g == nil {
 		g, _ = r.(prometheus.Gatherer)
 	}
 	if g == nil {
-		return nil
+		return nil, nil
 	}
-	return fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+	full = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+	public = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(untenanted{g}, promhttp.HandlerOpts{}))
+	return full, public
 }
 
-// metrics serves GET /metrics in the Prometheus text format.
+// tenantLabel is the label that names a tenant in any series.
+const tenantLabel = "tenant"
+
+// untenanted gathers from g without the series that carry a tenant label,
+// so the public /metrics says nothing about who uses the proxy.
+type untenanted struct{ g prometheus.Gatherer }
+
+func (u untenanted) Gather() ([]*dto.MetricFamily, error) {
+	mfs, err := u.g.Gather()
+	out := mfs[:0]
+	for _, mf := range mfs {
+		kept := mf.Metric[:0]
+		for _, m := range mf.Metric {
+			if !hasLabel(m, tenantLabel) {
+				kept = append(kept, m)
+			}
+		}
+		if len(kept) > 0 {
+			mf.Metric = kept
+			out = append(out, mf)
+		}
+	}
+	return out, err
+}
+
+func hasLabel(m *dto.Metric, name string) bool {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return true
+		}
+	}
+	return false
+}
+
+// metrics serves GET /metrics in the Prometheus text format: every series
+// to a caller with an admin key, and the series without a tenant label to
+// anyone else. MetricsHandler serves every series for a separate listener.
 func (s *Server) metrics(ctx *fasthttp.RequestCtx) {
 	if s.metricsH == nil {
 		writeError(ctx, &llm.Error{Kind: llm.KindUnknownModel, Code: "unknown_url", Message: "metrics are not configured"})
 		return
 	}
-	s.metricsH(ctx)
+	if key := presentedKey(&ctx.Request.Header); len(key) > 0 && lookup(s.auth.Load().admins, key) != nil {
+		s.metricsH(ctx)
+		return
+	}
+	s.publicMetricsH(ctx)
 }
+
+// MetricsHandler returns a handler of every series (tenant-labelled ones
+// included) with no authentication, for a listener only trusted scrapers
+// reach (server.metrics_listen, loopback by default), or nil when the
+// server has no metrics.
+func (s *Server) MetricsHandler() fasthttp.RequestHandler { return s.metricsH }
 
 type invalidateBody struct {
 	Tenant *string `json:"tenant"`

@@ -376,7 +376,7 @@ func TestUnknownPathAndWrongMethod(t *testing.T) {
 		status       int
 	}{
 		{"GET", "/v1/nope", 404},
-		{"POST", "/chat/completions", 404},
+		{"POST", "/v2/chat/completions", 404},
 		{"GET", "/v1/chat/completions", 405},
 		{"POST", "/v1/models", 405},
 		{"DELETE", "/v1/embeddings", 405},

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
+	"regexp"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -92,22 +94,60 @@ type Options struct {
 	// Invalidate drops the cache entries of a tenant, for POST
 	// /admin/cache/invalidate. nil makes that endpoint 404.
 	Invalidate func(ctx context.Context, tenant string) error
-	// Usage returns the usage figures (any JSON-encodable value) for GET
-	// /v1/usage (the caller's tenant, all=false; all=true when auth is off)
-	// and GET /admin/usage (all=true, or one tenant with ?tenant=). It must
-	// be quick and safe for concurrent use. nil makes those endpoints 404;
-	// the /dashboard page shows what they return.
-	Usage func(tenant string, all bool) any
+	// Usage answers GET /v1/usage and GET /admin/usage (see UsageQuery)
+	// with a report that is encoded as JSON, or as CSV with format=csv. An
+	// *llm.Error it returns is sent as is (invalid queries: KindInvalidRequest);
+	// other errors are internal. It must honour ctx and be safe for
+	// concurrent use. nil makes those endpoints 404; the /dashboard page
+	// shows what they return.
+	Usage func(ctx context.Context, q UsageQuery) (UsageReport, error)
+	// Gate, when set, is consulted after authentication: virtual keys,
+	// budgets and rate limits. nil admits every authenticated request.
+	Gate Gate
+	// Keys serves POST/GET/DELETE /admin/keys; nil makes them 404.
+	Keys KeyAdmin
+	// AliasTier returns the tier of a pinned model alias (llm.TierUnset
+	// for auto aliases and unknown names), so that a key's max tier
+	// refuses pinned aliases above it with 403. nil checks nothing.
+	AliasTier func(model string) llm.Tier
 	// Batches serves the Files and Batches APIs (/v1/files...,
 	// /v1/batches...) for the authenticated tenant. nil makes them 404.
 	Batches BatchAPI
 	// DebugLogPrompts adds the last user message to request log lines. Off
 	// by default: prompts are user data.
 	DebugLogPrompts bool
+	// Redactor replaces registered secrets in error messages sent to
+	// clients and in fasthttp's own log lines. nil redacts by pattern only.
+	// (The Logger should be wrapped with Redactor.Handler too.)
+	Redactor *llm.Redactor
 	// Limits bound the numbers in a request that size allocations (n,
 	// max_tokens, messages, tools, stop strings, parts); a request over one
 	// gets 400 with code "limit_exceeded". Zero fields take llm's defaults.
 	Limits llm.Limits
+	// Tracer, when set, opens a server span per /v1 request (continuing
+	// an incoming traceparent) and carries itself in the request context
+	// so that every layer's llm.StartSpan makes children. nil: tracing off,
+	// at no cost.
+	Tracer RequestTracer
+	// TraceContent adds the last user message and the answer text to the
+	// request span. Off by default: prompts are user data.
+	TraceContent bool
+	// RequestLog receives one record per /v1 request when it ends. It must
+	// not block (queue and return). nil: no request log.
+	RequestLog func(llm.RequestRecord)
+	// Requests answers GET /admin/requests: rows of tenant (all tenants
+	// when all) selected by query. A returned *llm.Error is answered in the
+	// OpenAI shape; the value is encoded as JSON. nil makes the endpoint 404.
+	Requests func(ctx context.Context, tenant string, all bool, query url.Values) (any, error)
+}
+
+// RequestTracer opens the root span of a request. Implementations (package
+// tracing) must be safe for concurrent use.
+type RequestTracer interface {
+	// StartRequest begins the server span named name, continuing the trace
+	// of the incoming headers that get reads (get returns "" when absent).
+	// The returned context must carry the span and an llm.Tracer.
+	StartRequest(ctx context.Context, name string, get func(key string) string) (context.Context, llm.SpanRecorder)
 }
 
 // ReadyReport is the body of /readyz. Status is "ok", "degraded" or "down";
@@ -128,8 +168,10 @@ type Server struct {
 	srv       *fasthttp.Server
 	log       *slog.Logger
 	m         *metrics
-	metricsH  fasthttp.RequestHandler
-	started   int64 // unix seconds, the "created" of model objects
+	metricsH  fasthttp.RequestHandler // every series
+	// publicMetricsH serves the series without a tenant label.
+	publicMetricsH fasthttp.RequestHandler
+	started        int64 // unix seconds, the "created" of model objects
 
 	base       context.Context // cancelled at hard shutdown
 	cancelBase context.CancelFunc
@@ -180,7 +222,7 @@ func New(o Options) (*Server, error) {
 	s.lister, _ = o.Completer.(llm.ModelLister)
 	s.auth.Store(at)
 	s.base, s.cancelBase = context.WithCancel(context.Background())
-	s.metricsH = metricsHandler(o.Gatherer, o.Registerer)
+	s.metricsH, s.publicMetricsH = metricsHandlers(o.Gatherer, o.Registerer)
 	if at.none {
 		log.Warn("client authentication is off (auth mode \"none\"): anyone who can reach the proxy can use it")
 	}
@@ -197,7 +239,7 @@ func New(o Options) (*Server, error) {
 		CloseOnShutdown:       true,
 		NoDefaultServerHeader: true,
 		NoDefaultContentType:  true,
-		Logger:                fasthttpLogger{log},
+		Logger:                fasthttpLogger{l: log, r: o.Redactor},
 	}
 	return s, nil
 }
@@ -226,15 +268,34 @@ func setDefaults(o *Options) {
 // SetAuth swaps the authentication table (config reload). Requests already
 // authenticated keep their tenant. On error the old table stays.
 func (s *Server) SetAuth(a AuthOptions) error {
-	t, err := buildAuth(a)
+	t, err := BuildAuth(a)
 	if err != nil {
 		return err
 	}
-	if t.none && !s.auth.Load().none {
+	s.SwapAuth(t)
+	return nil
+}
+
+// AuthTable is a validated authentication table; see BuildAuth.
+type AuthTable struct{ t *authTable }
+
+// BuildAuth validates a and builds the table SetAuth would swap in, so a
+// reload can build everything before it applies anything. New and SetAuth
+// accept exactly what BuildAuth accepts.
+func BuildAuth(a AuthOptions) (*AuthTable, error) {
+	t, err := buildAuth(a)
+	if err != nil {
+		return nil, err
+	}
+	return &AuthTable{t: t}, nil
+}
+
+// SwapAuth swaps in a table from BuildAuth. It cannot fail.
+func (s *Server) SwapAuth(a *AuthTable) {
+	if a.t.none && !s.auth.Load().none {
 		s.log.Warn("client authentication turned off by reload (auth mode \"none\")")
 	}
-	s.auth.Store(t)
-	return nil
+	s.auth.Store(a.t)
 }
 
 // TenantPolicy returns the tier-override policy of a tenant's (first) key,
@@ -326,11 +387,24 @@ func visibleASCII(b []byte) bool {
 }
 
 // fasthttpLogger sends fasthttp's own messages (connection errors) to the
-// proxy's logger at debug level.
-type fasthttpLogger struct{ l *slog.Logger }
+// proxy's logger at debug level. fasthttp quotes the raw request head in
+// some of them, so the values of credential headers are cut out first, then
+// registered secrets are replaced.
+type fasthttpLogger struct {
+	l *slog.Logger
+	r *llm.Redactor
+}
 
 func (f fasthttpLogger) Printf(format string, args ...any) {
 	if f.l.Enabled(context.Background(), slog.LevelDebug) {
-		f.l.Debug("fasthttp: " + fmt.Sprintf(format, args...))
+		f.l.Debug("fasthttp: " + f.r.Redact(redactCredentialHeaders(fmt.Sprintf(format, args...))))
 	}
+}
+
+// credentialHeader matches a credential header and its value in a quoted
+// request head (fasthttp writes it with %q, so line ends are "\r\n").
+var credentialHeader = regexp.MustCompile(`(?i)((?:authorization|proxy-authorization|api-key|x-api-key|cookie)\s*:\s*)(?:[^\\"\r\n]|\\[^rn])*`)
+
+func redactCredentialHeaders(s string) string {
+	return credentialHeader.ReplaceAllString(s, "${1}"+llm.Redacted)
 }

@@ -46,6 +46,18 @@ func (chatEncoder) writeChunk(w *bufio.Writer, enc *json.Encoder, c *llm.Chunk, 
 	return true, writeEvent(w, enc, c)
 }
 
+// streamFramer is implemented by the encoders of wire APIs whose streams
+// end, fail and idle differently from Chat Completions ([DONE], an OpenAI
+// error event, an SSE comment).
+type streamFramer interface {
+	// done writes the end of a complete stream.
+	done(w *bufio.Writer) error
+	// fail writes the event that ends a failed stream.
+	fail(w *bufio.Writer, e *llm.Error) error
+	// heartbeat is the event written on an idle stream.
+	heartbeat() []byte
+}
+
 // writeEvent writes "data: <json>\n\n".
 func writeEvent(w *bufio.Writer, enc *json.Encoder, v any) error {
 	w.Write(sseData)
@@ -66,7 +78,7 @@ type recvResult struct {
 // before that point is an ordinary HTTP error. It returns false when the
 // stream writer owns the rest of the exchange.
 func (s *Server) streamChat(ctx *fasthttp.RequestCtx, x *exchange, r *llm.Request, enc chunkEncoder) bool {
-	sctx, cancel := s.budget(true)
+	sctx, cancel := s.budget(x, true)
 	st, err := s.completer.Stream(sctx, r)
 	mv := x.meta.Values()
 	setMetaHeaders(&ctx.Response.Header, &mv)
@@ -102,6 +114,7 @@ func (s *Server) pump(w *bufio.Writer, sctx context.Context, cancel context.Canc
 	results := make(chan recvResult)
 	stop := make(chan struct{})
 	exited := make(chan struct{})
+	_, relay := llm.StartSpan(sctx, llm.SpanStreamRelay)
 	go func() { // owner: this pump; exits on a Recv error or on stop
 		defer close(exited)
 		for {
@@ -120,7 +133,7 @@ func (s *Server) pump(w *bufio.Writer, sctx context.Context, cancel context.Canc
 		if v := recover(); v != nil {
 			pe := llm.Recovered(v)
 			s.logPanic("stream", x, pe)
-			s.midStreamError(w, x, pe)
+			s.midStreamError(w, x, enc, pe)
 		}
 		close(stop)
 		_ = st.Close()
@@ -132,6 +145,12 @@ func (s *Server) pump(w *bufio.Writer, sctx context.Context, cancel context.Canc
 			s.log.Error("stream Recv did not return after Close; goroutine leaked", slog.String("request_id", x.requestID))
 		}
 		t.Stop()
+		if relay.Recording() {
+			relay.SetInt("llmrouter.events", int64(x.events))
+			relay.SetFloat("llmrouter.ttft_ms", float64(x.ttft.Microseconds())/1000)
+		}
+		relay.SetError(x.err)
+		relay.End()
 		s.release()
 		s.finish(x)
 		s.streams.Done()
@@ -147,12 +166,16 @@ func (s *Server) pump(w *bufio.Writer, sctx context.Context, cancel context.Canc
 		case res := <-results:
 			switch {
 			case res.err == io.EOF:
-				if s.emit(w, x, "done", func() error { _, err := w.Write(sseDone); return err }) {
+				done := func() error { _, err := w.Write(sseDone); return err }
+				if f, ok := enc.(streamFramer); ok {
+					done = func() error { return f.done(w) }
+				}
+				if s.emit(w, x, "done", done) {
 					s.clientGone(x)
 				}
 				return
 			case res.err != nil:
-				s.midStreamError(w, x, llm.AsError(res.err))
+				s.midStreamError(w, x, enc, llm.AsError(res.err))
 				return
 			case res.chunk == nil:
 				continue
@@ -174,12 +197,19 @@ func (s *Server) pump(w *bufio.Writer, sctx context.Context, cancel context.Canc
 				return
 			}
 			if wrote {
+				if x.ttft == 0 {
+					x.ttft = time.Since(x.start)
+				}
 				x.events++
 				events.Inc()
 			}
 			hb.Reset(s.o.HeartbeatInterval)
 		case <-hb.C:
-			if s.emit(w, x, "heartbeat", func() error { _, err := w.Write(sseHeartbeat); return err }) {
+			beat := sseHeartbeat
+			if f, ok := enc.(streamFramer); ok {
+				beat = f.heartbeat()
+			}
+			if s.emit(w, x, "heartbeat", func() error { _, err := w.Write(beat); return err }) {
 				s.clientGone(x)
 				return
 			}
@@ -189,7 +219,7 @@ func (s *Server) pump(w *bufio.Writer, sctx context.Context, cancel context.Canc
 			if s.base.Err() != nil {
 				e = &llm.Error{Kind: llm.KindOverloaded, Message: "the proxy is shutting down", Err: sctx.Err()}
 			}
-			s.midStreamError(w, x, e)
+			s.midStreamError(w, x, enc, e)
 			return
 		}
 	}
@@ -223,9 +253,15 @@ func (s *Server) emit(w *bufio.Writer, x *exchange, kind string, write func() er
 	return false
 }
 
-// midStreamError ends a stream with an OpenAI error event and no [DONE].
-func (s *Server) midStreamError(w *bufio.Writer, x *exchange, e *llm.Error) {
+// midStreamError ends a stream with an OpenAI error event and no [DONE]
+// (or with the error event of enc's wire API).
+func (s *Server) midStreamError(w *bufio.Writer, x *exchange, enc chunkEncoder, e *llm.Error) {
+	e = s.scrub(e)
 	x.err = e
+	if f, ok := enc.(streamFramer); ok {
+		s.emit(w, x, "error", func() error { return f.fail(w, e) })
+		return
+	}
 	b, _ := errorJSON(e)
 	s.emit(w, x, "error", func() error {
 		w.Write(sseData)

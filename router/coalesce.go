@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -147,6 +148,10 @@ func (c *Coalescer) Complete(ctx context.Context, req *llm.Request) (*llm.Respon
 	if err != nil {
 		return c.next.Complete(ctx, req)
 	}
+	// The wait's span is the parent of the shared call's attempts when this
+	// caller leads the flight.
+	ctx, sp := llm.StartSpan(ctx, llm.SpanCoalesce)
+	defer sp.End()
 	c.mu.Lock()
 	f := c.flights[key]
 	joined := f != nil
@@ -173,6 +178,12 @@ func (c *Coalescer) Complete(ctx context.Context, req *llm.Request) (*llm.Respon
 			c.saved.Add(1)
 			c.mSaved.Inc()
 		}
+		if sp.Recording() {
+			sp.SetString("llmrouter.coalesced", strconv.FormatBool(res.Shared))
+		}
+		if sr, ok := res.Val.(*sharedResult); ok && res.Err != nil {
+			req.Meta.Update(func(m *llm.MetaValues) { m.Attempts, m.Tried = sr.meta.Attempts, sr.meta.Tried })
+		}
 		if res.Err != nil {
 			if e, ok := res.Err.(*llm.Error); ok {
 				cp := *e
@@ -183,6 +194,7 @@ func (c *Coalescer) Complete(ctx context.Context, req *llm.Request) (*llm.Respon
 		sr := res.Val.(*sharedResult)
 		req.Meta.Update(func(m *llm.MetaValues) {
 			m.Provider, m.Model, m.Attempts = sr.meta.Provider, sr.meta.Model, sr.meta.Attempts
+			m.Tried = sr.meta.Tried
 		})
 		if !res.Shared {
 			return sr.resp, nil // this caller alone got it: no copy needed
@@ -259,7 +271,8 @@ func (c *Coalescer) run(first context.Context, key string, f *flight, req *llm.R
 	}
 	c.mu.Unlock()
 	if err != nil {
-		return nil, err
+		// The attempts of a failed call still go to every caller's Meta.
+		return &sharedResult{meta: r2.Meta.Values()}, err
 	}
 	return &sharedResult{resp: resp, meta: r2.Meta.Values()}, nil
 }

@@ -136,7 +136,9 @@ func TestCoalescerDeadlineIsTheLatest(t *testing.T) {
 	release := make(chan struct{})
 	up := gated(release)
 	c := NewCoalescer(up)
-	short, cancel1 := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	// The short deadline must outlast the second caller's joining (checked
+	// below through the flight's waiter count), or the two would not share.
+	short, cancel1 := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel1()
 	long, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel2()
@@ -149,6 +151,16 @@ func TestCoalescerDeadlineIsTheLatest(t *testing.T) {
 		resp, err = c.Complete(long, chatReq("m"))
 		errc <- err
 	}()
+	waitFor(t, func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, f := range c.flights {
+			if f.waiters == 2 {
+				return true
+			}
+		}
+		return false
+	})
 	if e := asLLM(t, <-errc); e.Kind != llm.KindTimeout {
 		t.Fatalf("short caller: %v", e)
 	}

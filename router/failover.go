@@ -71,6 +71,9 @@ func (f *failover) next(rctx, parent context.Context) (*target, func(error), err
 		}
 		f.tries++
 		f.attempts++
+		if h := f.s.opts.OnAttempt; h != nil {
+			h(f.attempt(t))
+		}
 		f.lastTarget = t
 		f.meta.Update(func(m *llm.MetaValues) {
 			m.Attempts = f.attempts
@@ -79,6 +82,23 @@ func (f *failover) next(rctx, parent context.Context) (*target, func(error), err
 		return t, done, nil
 	}
 	return nil, nil, f.exhausted()
+}
+
+// attempt describes the call about to be made to t (before lastTarget
+// moves to t).
+func (f *failover) attempt(t *target) Attempt {
+	a := Attempt{Provider: t.Provider, Model: t.Model, Kind: "first"}
+	if f.attempts == 1 && f.pos == 0 {
+		return a
+	}
+	a.Kind, a.Reason = "failover", "skipped"
+	if f.lastTarget == t {
+		a.Kind = "retry"
+	}
+	if f.last != nil {
+		a.Reason = f.last.Kind.String()
+	}
+	return a
 }
 
 func (f *failover) skipped(until time.Time) {

@@ -33,8 +33,11 @@ type IdempotencyOptions struct {
 // far and then follows live); a repeat within Window of a successful
 // answer gets that answer again without an upstream call. A failed or
 // abandoned first request is forgotten, so a repeat runs anew. Requests
-// without a key pass straight through. Safe for concurrent use; the state
-// is per process (replicas do not share it).
+// without a key pass straight through. A unary repeat whose first request
+// was cancelled by its own client runs anew; a stream repeat joined to a
+// first stream its client abandoned ends with an error. A replay is marked
+// llm.CacheExact in req.Meta (no upstream call, nothing billed). Safe for
+// concurrent use; the state is per process (replicas do not share it).
 type Idempotent struct {
 	next llm.Completer
 	o    IdempotencyOptions
@@ -202,6 +205,11 @@ func (d *Idempotent) Complete(ctx context.Context, req *llm.Request) (*llm.Respo
 		e.mu.Unlock()
 		if done {
 			if err != nil {
+				if llm.AsError(err).Kind == llm.KindCanceled && ctx.Err() == nil {
+					// The first request's client went away, not this one:
+					// run it anew (the failed entry is forgotten).
+					return d.Complete(ctx, req)
+				}
 				return nil, err
 			}
 			e.replayed(req)

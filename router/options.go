@@ -183,6 +183,22 @@ type Options struct {
 	// Registerer receives the llmrouter_breaker_state gauge; nil means no
 	// metrics. Only New registers; Update ignores it.
 	Registerer prometheus.Registerer
+	// OnAttempt, when set, is called before every upstream call (for
+	// metrics). It runs on the request's goroutine: it must be quick and
+	// must not call the Router.
+	OnAttempt func(Attempt)
+}
+
+// Attempt describes one upstream call the router is about to make.
+type Attempt struct {
+	Provider, Model string
+	// Kind is "first" (the request's first call), "retry" (the same target
+	// again) or "failover" (another target after a failure or a skip).
+	Kind string
+	// Reason is the llm error kind of the last failure that led here
+	// ("" for a first call; "skipped" when earlier targets were only
+	// skipped: open breaker or set aside).
+	Reason string
 }
 
 func (o *Options) applyDefaults() {

@@ -77,14 +77,43 @@ func New(o Options) (*Router, error) {
 // unchanged; otherwise the target starts closed. In-flight requests finish
 // on the old snapshot. On error the old snapshot stays.
 func (r *Router) Update(o Options) error {
+	p, err := r.Prepare(o)
+	if err != nil {
+		return err
+	}
+	r.Apply(p)
+	return nil
+}
+
+// Prepared is a validated routing snapshot not yet in use; see Prepare.
+type Prepared struct{ s *snapshot }
+
+// Prepare validates o and builds the snapshot Update would swap in, without
+// swapping it, so a caller can build every part of a reload before applying
+// any. Breaker states are taken over from the snapshot running now; the
+// caller must not run another Update between Prepare and Apply.
+func (r *Router) Prepare(o Options) (*Prepared, error) {
 	r.updateMu.Lock()
 	defer r.updateMu.Unlock()
 	s, err := buildSnapshot(o, r.snap.Load())
 	if err != nil {
-		return err
+		return nil, err
 	}
-	r.snap.Store(s)
-	return nil
+	return &Prepared{s: s}, nil
+}
+
+// Apply swaps in a snapshot from Prepare. It cannot fail.
+func (r *Router) Apply(p *Prepared) {
+	r.updateMu.Lock()
+	defer r.updateMu.Unlock()
+	r.snap.Store(p.s)
+}
+
+// Validate reports whether New would accept o, without building a Router
+// (for check-config).
+func Validate(o Options) error {
+	_, err := buildSnapshot(o, nil)
+	return err
 }
 
 func buildSnapshot(o Options, old *snapshot) (*snapshot, error) {
@@ -326,16 +355,21 @@ func runUnary[R any](ctx context.Context, s *snapshot, targets []*target, meta *
 			return zero, err
 		}
 		actx, acancel := attemptContext(rctx, t.Timeout)
+		actx, rec := beginAttempt(actx, t)
 		resp, err := call(actx, t)
+		rec.stopClock()
 		timedOut := actx.Err() != nil && rctx.Err() == nil
 		acancel()
 		if err == nil {
 			done(nil)
 			f.answered(t)
+			f.endAttempt(rec, nil, false)
 			return resp, nil
 		}
-		if err := f.failed(rctx, ctx, t, done, err, timedOut); err != nil {
-			return zero, err
+		ferr := f.failed(rctx, ctx, t, done, err, timedOut)
+		f.endAttempt(rec, err, ferr != nil)
+		if ferr != nil {
+			return zero, ferr
 		}
 	}
 }

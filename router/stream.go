@@ -82,6 +82,7 @@ type upstream struct {
 	// gotContent is read by Close on another goroutine.
 	gotContent atomic.Bool
 	usage      *llm.Usage
+	rec        *attemptRec // ended by the failover, or by Close
 	// prefill: the request carried the delivered text as a prefill.
 	prefill bool
 	// regen: the request is the original one, regenerating an answer whose
@@ -168,7 +169,8 @@ func (u *upstream) watchdogErr(err error) (*llm.Error, bool) {
 }
 
 func (s *stream) newUpstream(t *target, done func(error)) *upstream {
-	u := &upstream{t: t, doneFn: done, idle: t.retry.StreamIdleTimeout}
+	actx, rec := beginAttempt(s.ctx, t)
+	u := &upstream{t: t, doneFn: done, idle: t.retry.StreamIdleTimeout, rec: rec}
 	if t.StreamIdleTimeout > 0 {
 		u.idle = t.StreamIdleTimeout
 	}
@@ -179,7 +181,7 @@ func (s *stream) newUpstream(t *target, done func(error)) *upstream {
 	if !s.committed && u.ttftFor > 0 {
 		u.ttft = time.Now().Add(u.ttftFor)
 	}
-	u.ctx, u.cancel = context.WithCancelCause(s.ctx)
+	u.ctx, u.cancel = context.WithCancelCause(actx)
 	return u
 }
 
@@ -230,6 +232,7 @@ func (s *stream) open() (*upstream, error) {
 		if we, ok := u.watchdogErr(err); ok {
 			ferr = we
 		}
+		u.rec.stopClock()
 		u.release()
 		if u.prefill && ferr.Kind == llm.KindInvalidRequest {
 			// The target refuses prefills: say so for later rescues and
@@ -240,9 +243,12 @@ func (s *stream) open() (*upstream, error) {
 			s.snap.log.Warn("router target rejected a prefill continuation; regenerating on it instead",
 				"provider", t.Provider, "model", t.Model, "err", ferr)
 			s.f.tries--
+			s.f.endAttempt(u.rec, ferr, false)
 			continue
 		}
-		if err := s.f.failed(s.ctx, s.parent, t, u.done, ferr, false); err != nil {
+		err = s.f.failed(s.ctx, s.parent, t, u.done, ferr, false)
+		s.f.endAttempt(u.rec, ferr, err != nil)
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -300,6 +306,7 @@ func (s *stream) Recv() (*llm.Chunk, error) {
 		} else if s.complete() {
 			// The whole answer arrived; only the final marker is missing.
 			u.done(nil)
+			s.f.endAttempt(u.rec, nil, false)
 			u.release()
 			s.snap.log.Info("router upstream closed after a complete answer without its final marker; ending cleanly",
 				"provider", u.t.Provider, "model", u.t.Model, "err", e)
@@ -313,6 +320,7 @@ func (s *stream) Recv() (*llm.Chunk, error) {
 			"kind", e.Kind.String(), "committed", s.committed, "bytes", s.sentBytes, "err", e)
 		if s.committed && !s.continuable() {
 			u.done(breakerOutcome(e))
+			s.f.endAttempt(u.rec, e, true)
 			return s.fail(s.sentErr(u.t, e, e))
 		}
 		if s.committed {
@@ -321,7 +329,9 @@ func (s *stream) Recv() (*llm.Chunk, error) {
 			}
 			s.f.minWindow = 0
 		}
-		if ferr := s.f.failed(s.ctx, s.parent, u.t, u.done, e, false); ferr != nil {
+		ferr := s.f.failed(s.ctx, s.parent, u.t, u.done, e, false)
+		s.f.endAttempt(u.rec, e, ferr != nil)
+		if ferr != nil {
 			return s.fail(s.sentErr(u.t, ferr, s.causeOr(e)))
 		}
 		if s.committed {
@@ -335,6 +345,7 @@ func (s *stream) Recv() (*llm.Chunk, error) {
 		if s.closed {
 			s.mu.Unlock()
 			nu.done(errNotCounted)
+			s.f.endAttempt(nu.rec, errStreamClosed, true)
 			nu.release()
 			return s.fail(errStreamClosed)
 		}
@@ -468,6 +479,9 @@ func (s *stream) accept(u *upstream, c *llm.Chunk) (*llm.Chunk, error) {
 			content = true
 			s.sentBytes += len(*d.Refusal)
 		}
+		if len(d.ThinkingBlocks) > 0 { // signatures, redacted thinking
+			content, s.reasoning = true, true
+		}
 		if ch.FinishReason != nil {
 			content, s.finished = true, true
 		}
@@ -557,8 +571,10 @@ func (s *stream) Close() error {
 	if u != nil {
 		if u.gotContent.Load() {
 			u.done(nil)
+			s.f.endAttempt(u.rec, nil, false)
 		} else {
 			u.done(errNotCounted)
+			s.f.endAttempt(u.rec, errStreamClosed, true)
 		}
 		u.release()
 	}

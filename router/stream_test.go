@@ -342,3 +342,70 @@ func TestStreamCallerCancelEndsStream(t *testing.T) {
 		t.Fatalf("want canceled (sent) error, got %+v", e)
 	}
 }
+
+// RejectsPrefill is a Prefill-flagged target that refuses assistant
+// prefills (400) but answers full to the plain request.
+func RejectsPrefill(name, full string) *fake {
+	return &fake{name: name,
+		complete: func(_ context.Context, req *llm.Request) (*llm.Response, error) {
+			return response(req.Model, full), nil
+		},
+		stream: func(ctx context.Context, req *llm.Request) (llm.Stream, error) {
+			if req.Messages[len(req.Messages)-1].Role == "assistant" {
+				return nil, &llm.Error{Kind: llm.KindInvalidRequest, Provider: name, Status: 400,
+					Message: "final assistant content cannot end with trailing whitespace"}
+			}
+			return newScript(ctx, req.Model, words(full), endEOF, nil), nil
+		},
+	}
+}
+
+// TestStreamPrefillRejectionRegeneratesAndNeverHidesTheCause: a target
+// flagged Prefill that rejects the prefill is asked again without one
+// (regeneration), is never sent a prefill again, and when its answer
+// differs the client's error names the original failure, not the rejection.
+func TestStreamPrefillRejectionRegeneratesAndNeverHidesTheCause(t *testing.T) {
+	tests := []struct {
+		name     string
+		fallback string
+		wantErr  bool
+	}{
+		{"deterministic fallback", answer, false},
+		{"different fallback", "The quick red fox naps.", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			defer goleak.VerifyNone(t, append(leakOptions(), goleak.IgnoreCurrent())...)
+			a, c := CutsStreamMidAnswer("a", answer, 3), RejectsPrefill("c", tt.fallback)
+			pc := tg("c")
+			pc.Prefill = true
+			r := mustNew(t, testOptions([]Target{tg("a"), pc}, a, c))
+			for round := 0; round < 2; round++ {
+				st, err := r.Stream(context.Background(), streamReq("m"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, _, err := drain(t, st)
+				_ = st.Close()
+				if !tt.wantErr {
+					if err != nil || got != answer {
+						t.Fatalf("round %d: client got %q, %v; want the whole answer", round, got, err)
+					}
+					continue
+				}
+				e := asLLM(t, err)
+				var cause *llm.Error
+				if !e.Sent || !errors.As(e.Err, &cause) || cause.Provider == "c" || strings.Contains(cause.Message, "whitespace") {
+					t.Fatalf("round %d: the original failure must stay the cause, got %+v (cause %+v)", round, e, cause)
+				}
+				if round == 1 {
+					break
+				}
+			}
+			// Round 0: prefill rejected + regeneration; round 1: regeneration only.
+			if c.n() != 3 {
+				t.Fatalf("fallback saw %d calls, want 3 (a rejected prefill, then regenerations only)", c.n())
+			}
+		})
+	}
+}

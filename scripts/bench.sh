@@ -135,7 +135,7 @@ PGB=$(go test -run '^$' -bench 'PG' -benchmem -benchtime=200x ./cache/ 2>&1 | gr
 
 verdict() { awk -v v="$1" -v t="$2" -v dir="$3" 'BEGIN {ok = (dir == "max") ? (v + 0 <= t + 0) : (v + 0 >= t + 0); print ok ? "met" : "not met"}'; }
 added_p50=$(over "$(field "$P1" p50)" "$(field "$D1" p50)")
-cls_p99=$(grep 'tokens=2000' <<<"$LAT" | sed -E 's/.* ([0-9.]+) p99-µs.*/\1/' || true)
+cls_p99=$(grep 'Latency/tokens=2000' <<<"$LAT" | sed -E 's/.* ([0-9.]+) p99-µs.*/\1/' || true)
 [ -n "$cls_p99" ] || cls_p99=0
 
 cat >"$OUT" <<MD
@@ -243,5 +243,9 @@ $TUNE_NOGUARD
 $PGB
 \`\`\`
 MD
+scripts/bench/governance.sh >>"$OUT"
 scripts/bench/microbatch.sh >> "$OUT" # issue 13: micro-batching, own section
+scripts/bench/tracing.sh >> "$OUT" # issue 15: cost of tracing when on
+scripts/bench/wireapi.sh >> "$OUT" # issue 8: /v1/messages and /v1/responses against chat
+scripts/bench/router.sh >> "$OUT" # issue 7: router cost-quality curve and classifier latency
 log "wrote $OUT"

@@ -42,7 +42,13 @@ const (
 //   - named entities: a word capitalised other than at the start of a
 //     sentence, an acronym, a camelCase or snake_case identifier, a dotted
 //     name, a URL or e-mail address, or a quoted string, found in one prompt
-//     but not (case-insensitively) in the other: ReasonEntities.
+//     but not (case-insensitively) in the other: ReasonEntities;
+//   - where those facts sit: per clause (split at punctuation and at
+//     conjunctions such as "and", "but", "because"), in order, the
+//     negations, the numbers with the unit written next to them ("5 km" is
+//     not "5 miles", "$5" not "5"), the direction words and the entities of
+//     either prompt must be the same. "Flights from Paris to Rome" vs "from
+//     Rome to Paris", or "not" moved to the other clause: ReasonPosition.
 //
 // It errs on the side of refusing: "twenty five" vs "25" or "Obama" vs "the
 // president" are refused. It does not detect entities the writer did not
@@ -64,6 +70,8 @@ func Check(a, b string) (ok bool, reason string) {
 		return false, ReasonAntonym
 	case !entitiesIn(&fa, &fb) || !entitiesIn(&fb, &fa):
 		return false, ReasonEntities
+	case !samePositions(a, b, fa.ents.items(), fb.ents.items(), bothAxes(fa.dirs.items(), fb.dirs.items())):
+		return false, ReasonPosition
 	}
 	return true, ""
 }
@@ -394,6 +402,21 @@ func sameMultiset(a, b []string) bool {
 	slices.Sort(a)
 	slices.Sort(b)
 	return slices.Equal(a, b)
+}
+
+// bothAxes returns a filter of the direction words whose axis both
+// prompts use (a one-sided direction word is left to the threshold).
+func bothAxes(a, b []string) func(string) bool {
+	return func(d string) bool {
+		inA, inB := false, false
+		for _, e := range a {
+			inA = inA || e[1:] == d[1:]
+		}
+		for _, e := range b {
+			inB = inB || e[1:] == d[1:]
+		}
+		return inA && inB
+	}
 }
 
 // sameDirections reports whether, on every axis that both prompts use, each

@@ -20,6 +20,7 @@ import (
 	"llmrouter/cache"
 	"llmrouter/config"
 	"llmrouter/embeddings"
+	"llmrouter/governance"
 	"llmrouter/llm"
 	"llmrouter/migrations"
 	"llmrouter/provider/anthropic"
@@ -27,16 +28,21 @@ import (
 	"llmrouter/provider/simulator"
 	"llmrouter/provider/transport"
 	"llmrouter/proxy"
+	"llmrouter/reqlog"
 	"llmrouter/router"
 	"llmrouter/router/classifier"
+	"llmrouter/tracing"
 	"llmrouter/usage"
 )
 
 // app is the wired process: every long-lived component and the pieces a
 // reload swaps. Build it with newApp; reload with (*app).reload.
 type app struct {
-	log *slog.Logger
+	log *slog.Logger // wrapped by redactor
 	reg *prometheus.Registry
+	// redactor knows every secret of the running config (and of the one
+	// before the last reload, for answers still in flight).
+	redactor *llm.Redactor
 
 	mu        sync.Mutex // serialises reloads
 	cfg       *config.Config
@@ -56,8 +62,14 @@ type app struct {
 	pgStore    *cache.PGStore
 	usage      *usage.Recorder
 	proxy      *proxy.Server
+
+	aliasTiers atomic.Pointer[map[string]llm.Tier]
+	gate       *governance.Governor
+	attempts   *attemptMetrics
 	// batches runs /v1/batches jobs through the same chain as live requests.
 	batches *batch.Service
+	tracer  *tracing.Tracer // nil when tracing is off
+	reqlog  *reqlog.Log     // nil when the request log is off
 	// batchAPIs says which providers' batch APIs batch jobs use (batch_api).
 	batchAPIs atomic.Pointer[map[string]bool]
 }
@@ -80,26 +92,27 @@ type front struct {
 }
 
 // newApp builds the whole graph from cfg. ctx bounds start-up work (the
-// database connection); the components outlive it.
+// database connection); the components outlive it. Every log line goes
+// through a redactor that knows cfg's secrets (a.log).
 func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, error) {
-	a := &app{log: log, reg: prometheus.NewRegistry(), cfg: cfg, providers: map[string]*providerEntry{}}
+	red := llm.NewRedactor(configSecrets(cfg)...)
+	log = slog.New(red.Handler(log.Handler()))
+	a := &app{log: log, reg: prometheus.NewRegistry(), redactor: red, cfg: cfg, providers: map[string]*providerEntry{}}
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	providers, err := a.buildProviders(cfg)
+	b, err := build(cfg, nil, log)
 	if err != nil {
 		return nil, err
 	}
-	ropts, err := routerOptions(cfg, providers, log)
-	if err != nil {
-		return nil, err
-	}
+	a.providers = b.providers
+	ropts := b.router
 	ropts.Registerer = a.reg
+	a.attempts = newAttemptMetrics(a.reg)
+	ropts.OnAttempt = a.attempts.observe
 	if a.router, err = router.New(ropts); err != nil {
 		return nil, fmt.Errorf("router: %w", err)
 	}
-	if err := a.setClassifier(cfg); err != nil {
-		return nil, err
-	}
+	a.classifier.Store(b.classifier)
 
 	// Coalescing keys requests with the cache's exact key (a zero-allocation
 	// hash of every answer-changing field) instead of encoding them.
@@ -138,21 +151,17 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 	route := classifier.NewDecorator(next, a.classifier.Load, func() classifier.Policy { return *a.policy.Load() })
 	next = route
 
-	prices, err := priceTable(cfg)
-	if err != nil {
+	if err := a.buildGovernance(ctx, cfg); err != nil {
 		return nil, err
 	}
-	a.usage = usage.NewRecorder(front{Completer: next, Embedder: a.embedBatch, ModelLister: a.router}, usage.Options{
-		Prices: prices, MaxRows: cfg.Usage.MaxRows, QueueSize: cfg.Usage.QueueSize,
-		Logger: log, Registerer: a.reg,
-	})
+	if err := a.buildUsage(ctx, cfg, front{Completer: next, Embedder: a.embedBatch, ModelLister: a.router}); err != nil {
+		return nil, err
+	}
 
-	popts, err := proxyOptions(cfg)
-	if err != nil {
-		return nil, err
-	}
+	popts := b.proxy
 	popts.Completer = a.usage // also an llm.Embedder and llm.ModelLister
 	popts.Logger = log
+	popts.Redactor = red
 	popts.Registerer = a.reg
 	popts.Gatherer = a.reg
 	popts.Ready = a.ready
@@ -160,6 +169,9 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 		popts.Invalidate = a.cache.Invalidate
 	}
 	popts.Usage = a.usageReport
+	popts.AliasTier = a.aliasTier
+	popts.Gate = gate{a.gate}
+	popts.Keys = a.gate
 	a.storeBatchAPIs(cfg)
 	if a.batches, err = batch.New(batch.Options{Completer: a.usage, Store: a.batchStore(), Logger: log,
 		Upstream: a.batchUpstream(route)}); err != nil {
@@ -167,6 +179,9 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 	}
 	a.batches.Start()
 	popts.Batches = a.batches
+	if err := a.buildObservability(ctx, cfg, &popts); err != nil {
+		return nil, err
+	}
 	if a.proxy, err = proxy.New(popts); err != nil {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
@@ -174,26 +189,74 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 	return a, nil
 }
 
+// built is everything a config turns into that can fail to build: start-up
+// (newApp), reload and check-config all run build, so what one accepts the
+// others accept, and a reload applies its result only once all of it
+// exists.
+type built struct {
+	providers  map[string]*providerEntry
+	router     router.Options
+	classifier *classifier.Classifier
+	auth       *proxy.AuthTable
+	prices     *usage.PriceTable
+	proxy      proxy.Options
+	cache      cache.Options // without Embedder, Store and Logger: those are wired by buildCache
+}
+
+// build translates and validates cfg: provider clients (reusing those of
+// old whose settings are unchanged), router options (validated as
+// router.New would), the classifier, the auth table, the price table, the
+// proxy and cache options. It changes nothing that is running.
+func build(cfg *config.Config, old map[string]*providerEntry, log *slog.Logger) (*built, error) {
+	b := &built{}
+	var err error
+	var clients map[string]llm.Completer
+	if b.providers, clients, err = buildProviders(cfg, old, log); err != nil {
+		return nil, err
+	}
+	if b.router, err = routerOptions(cfg, clients, log); err != nil {
+		return nil, err
+	}
+	if err := router.Validate(b.router); err != nil {
+		return nil, fmt.Errorf("router: %w", err)
+	}
+	if b.classifier, err = newClassifier(cfg, log); err != nil {
+		return nil, fmt.Errorf("routing.classifier: %w", err)
+	}
+	if b.proxy, err = proxyOptions(cfg); err != nil {
+		return nil, err
+	}
+	if b.auth, err = proxy.BuildAuth(b.proxy.Auth); err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	if b.prices, err = priceTable(cfg); err != nil {
+		return nil, err
+	}
+	if b.cache, err = cacheOptions(cfg); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
 // buildProviders returns a client per configured provider, reusing the
-// clients of a's previous config whose settings are unchanged.
-func (a *app) buildProviders(cfg *config.Config) (map[string]llm.Completer, error) {
+// clients of old whose settings are unchanged.
+func buildProviders(cfg *config.Config, old map[string]*providerEntry, log *slog.Logger) (map[string]*providerEntry, map[string]llm.Completer, error) {
 	out := make(map[string]llm.Completer, len(cfg.Providers))
 	entries := make(map[string]*providerEntry, len(cfg.Providers))
 	for _, p := range cfg.Providers {
-		if old, ok := a.providers[p.Name]; ok && reflect.DeepEqual(old.cfg, p) {
-			entries[p.Name] = old
-			out[p.Name] = old.client
+		if o, ok := old[p.Name]; ok && reflect.DeepEqual(o.cfg, p) {
+			entries[p.Name] = o
+			out[p.Name] = o.client
 			continue
 		}
-		c, err := newProvider(p, a.log)
+		c, err := newProvider(p, log)
 		if err != nil {
-			return nil, fmt.Errorf("provider %s: %w", p.Name, err)
+			return nil, nil, fmt.Errorf("provider %s: %w", p.Name, err)
 		}
 		entries[p.Name] = &providerEntry{cfg: p, client: c}
 		out[p.Name] = c
 	}
-	a.providers = entries
-	return out, nil
+	return entries, out, nil
 }
 
 func newProvider(p config.Provider, log *slog.Logger) (llm.Completer, error) {
@@ -381,15 +444,6 @@ func newClassifier(cfg *config.Config, log *slog.Logger) (*classifier.Classifier
 	return classifier.New(o)
 }
 
-func (a *app) setClassifier(cfg *config.Config) error {
-	c, err := newClassifier(cfg, a.log)
-	if err != nil {
-		return fmt.Errorf("routing.classifier: %w", err)
-	}
-	a.classifier.Store(c)
-	return nil
-}
-
 // storePolicy publishes the per-tenant routing policy read by the
 // classifier decorator; tenant rights come from the proxy's auth snapshot.
 func (a *app) storePolicy(cfg *config.Config) {
@@ -446,25 +500,6 @@ func tierPrices(cfg *config.Config) func(llm.Tier) (float64, float64) {
 	return func(t llm.Tier) (float64, float64) { return m[t].in, m[t].cached }
 }
 
-func priceTable(cfg *config.Config) (*usage.PriceTable, error) {
-	m := make(map[string]usage.Price, len(cfg.Prices))
-	for model, p := range cfg.Prices {
-		up := usage.Price{Input: p.Input, Output: p.Output, CachedInput: p.Input, BatchDiscount: 0.5}
-		if p.CachedInput != nil {
-			up.CachedInput = *p.CachedInput
-		}
-		if p.BatchDiscount != nil {
-			up.BatchDiscount = *p.BatchDiscount
-		}
-		m[model] = up
-	}
-	t, err := usage.NewPriceTable(m)
-	if err != nil {
-		return nil, fmt.Errorf("prices: %w", err)
-	}
-	return t, nil
-}
-
 // proxyOptions translates server and auth.
 func proxyOptions(cfg *config.Config) (proxy.Options, error) {
 	s := cfg.Server
@@ -496,7 +531,7 @@ func authOptions(a config.Auth) (proxy.AuthOptions, error) {
 	keys := func(ks []config.Key) ([]proxy.Key, error) {
 		out := make([]proxy.Key, 0, len(ks))
 		for _, k := range ks {
-			pk := proxy.Key{Tenant: k.Tenant, Value: k.Key, AllowTierOverride: k.AllowTierOverride}
+			pk := proxy.Key{Tenant: k.Tenant, Value: k.Key, AllowTierOverride: k.AllowTierOverride, LogPromptChars: k.LogPromptChars}
 			if k.KeySHA256 != "" {
 				pk.Value = "sha256:" + strings.TrimPrefix(strings.ToLower(k.KeySHA256), "sha256:")
 			}
@@ -525,37 +560,13 @@ func authOptions(a config.Auth) (proxy.AuthOptions, error) {
 // buildCache builds the embedder, the semantic store (Postgres when a
 // database URL is configured, else in process) and the cache decorator.
 func (a *app) buildCache(ctx context.Context, cfg *config.Config, next llm.Completer) (*cache.Cache, error) {
-	cc := cfg.Cache
-	o := cache.Options{
-		Exact: cache.ExactOptions{Disabled: !cc.Exact.Enabled, MaxBytes: cc.Exact.MaxBytes, TTL: cc.Exact.TTL},
-		Semantic: cache.SemanticOptions{
-			Disabled:       !cc.Semantic.Enabled,
-			Threshold:      cc.Semantic.Threshold,
-			MinPromptChars: cc.Semantic.MinPromptChars,
-			MaxPromptBytes: cfg.Server.Limits.SemanticMaxPromptBytes,
-			TTL:            cc.Semantic.TTL,
-			MaxEntries:     cc.Semantic.MaxEntries,
-			WriteQueue:     cc.Semantic.WriteQueue,
-			BatchSize:      cc.Semantic.BatchSize,
-			PurgeInterval:  cc.Semantic.PurgeInterval,
-		},
-		Logger:     a.log,
-		Registerer: a.reg,
+	o, err := cacheOptions(cfg)
+	if err != nil {
+		return nil, err
 	}
-	if o.Semantic.Threshold == 0 {
-		o.Semantic.Threshold = defaultThreshold(cc.Embedder.Type)
-	}
-	if len(cc.Semantic.TierThresholds) > 0 {
-		o.Semantic.TierThresholds = map[llm.Tier]float64{}
-		for name, v := range cc.Semantic.TierThresholds {
-			if t, ok := llm.ParseTier(name); ok {
-				o.Semantic.TierThresholds[t] = v
-			}
-		}
-	}
-	o.Semantic.AliasThresholds = cc.Semantic.AliasThresholds
-	if cc.Semantic.Enabled {
-		e, err := newEmbedder(cc.Embedder)
+	o.Logger, o.Registerer = a.log, a.reg
+	if cfg.Cache.Semantic.Enabled {
+		e, err := newEmbedder(cfg.Cache.Embedder)
 		if err != nil {
 			return nil, err
 		}
@@ -573,6 +584,45 @@ func (a *app) buildCache(ctx context.Context, cfg *config.Config, next llm.Compl
 		return nil, fmt.Errorf("cache: %w", err)
 	}
 	return c, nil
+}
+
+// cacheOptions translates cache (without the embedder and the store).
+func cacheOptions(cfg *config.Config) (cache.Options, error) {
+	cc := cfg.Cache
+	o := cache.Options{
+		Exact: cache.ExactOptions{Disabled: !cc.Exact.Enabled, MaxBytes: cc.Exact.MaxBytes, TTL: cc.Exact.TTL},
+		Semantic: cache.SemanticOptions{
+			Disabled:       !cc.Semantic.Enabled,
+			Threshold:      cc.Semantic.Threshold,
+			MinPromptChars: cc.Semantic.MinPromptChars,
+			MaxPromptBytes: cfg.Server.Limits.SemanticMaxPromptBytes,
+			TTL:            cc.Semantic.TTL,
+			MaxEntries:     cc.Semantic.MaxEntries,
+			WriteQueue:     cc.Semantic.WriteQueue,
+			BatchSize:      cc.Semantic.BatchSize,
+			PurgeInterval:  cc.Semantic.PurgeInterval,
+		},
+	}
+	if o.Semantic.Threshold == 0 {
+		o.Semantic.Threshold = defaultThreshold(cc.Embedder.Type)
+	}
+	if len(cc.Semantic.TierThresholds) > 0 {
+		o.Semantic.TierThresholds = map[llm.Tier]float64{}
+		for name, v := range cc.Semantic.TierThresholds {
+			if t, ok := llm.ParseTier(name); ok {
+				o.Semantic.TierThresholds[t] = v
+			}
+		}
+	}
+	o.Semantic.AliasThresholds = cc.Semantic.AliasThresholds
+	if cc.Semantic.Enabled {
+		switch cc.Embedder.Type {
+		case config.EmbedderLexical, config.EmbedderOpenAI:
+		default:
+			return o, fmt.Errorf("cache.embedder.type: unknown %q", cc.Embedder.Type)
+		}
+	}
+	return o, nil
 }
 
 // defaultThreshold is the calibrated semantic threshold of an embedder type.
@@ -607,11 +657,9 @@ func newEmbedder(e config.Embedder) (embeddings.Embedder, error) {
 // that is down at start is not fatal: the store migrates and comes up when
 // the database answers, and until then the semantic layer is off.
 func (a *app) openStore(ctx context.Context, cfg *config.Config, dim int) error {
-	pool, err := cache.OpenPool(ctx, cfg.Database.URL, cache.PoolOptions{
-		MaxConns: int32(cfg.Database.MaxConns), ConnectTimeout: cfg.Database.ConnectTimeout,
-	})
+	pool, err := a.openPool(ctx, cfg)
 	if err != nil {
-		return fmt.Errorf("database: %w", err)
+		return err
 	}
 	schema := migrationSchema(cfg.Database.URL)
 	st, err := cache.NewPGStore(ctx, pool, cache.PGOptions{
@@ -620,21 +668,10 @@ func (a *app) openStore(ctx context.Context, cfg *config.Config, dim int) error 
 		Logger: a.log,
 	})
 	if err != nil {
-		pool.Close()
 		return fmt.Errorf("database: %w", err)
 	}
-	a.pool, a.pgStore = pool, st
+	a.pgStore = st
 	return nil
-}
-
-// usageReport is the ledger as /v1/usage, /admin/usage and the dashboard
-// show it: every tenant's rows, or one tenant's.
-func (a *app) usageReport(tenant string, all bool) any {
-	snap := a.usage.Snapshot()
-	if all {
-		return snap
-	}
-	return snap.ForTenant(tenant)
 }
 
 // ready is the /readyz report: degraded when a target's breaker is open or
@@ -686,42 +723,28 @@ func (a *app) ready(ctx context.Context) proxy.ReadyReport {
 func (a *app) reload(cfg *config.Config) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	old := a.providers
-	providers, err := a.buildProviders(cfg)
+	a.redactor.Set(append(configSecrets(a.cfg), configSecrets(cfg)...))
+	// Build everything first; any failure leaves the running state as it was.
+	b, err := build(cfg, a.providers, a.log)
 	if err != nil {
-		a.providers = old
 		return err
 	}
-	ropts, err := routerOptions(cfg, providers, a.log)
+	b.router.OnAttempt = a.attempts.observe
+	rp, err := a.router.Prepare(b.router)
 	if err != nil {
-		a.providers = old
-		return err
-	}
-	c, err := newClassifier(cfg, a.log)
-	if err != nil {
-		a.providers = old
-		return fmt.Errorf("routing.classifier: %w", err)
-	}
-	auth, err := authOptions(cfg.Auth)
-	if err != nil {
-		a.providers = old
-		return err
-	}
-	prices, err := priceTable(cfg)
-	if err != nil {
-		a.providers = old
-		return err
-	}
-	if err := a.router.Update(ropts); err != nil {
-		a.providers = old
 		return fmt.Errorf("router: %w", err)
 	}
-	if err := a.proxy.SetAuth(auth); err != nil {
-		return fmt.Errorf("auth: %w", err)
+	aliasTiers := aliasTiers(cfg)
+	// Then swap it all; nothing below can fail.
+	a.router.Apply(rp)
+	a.proxy.SwapAuth(b.auth)
+	a.classifier.Store(b.classifier)
+	a.usage.SetPricing(b.prices, baselineModel(cfg))
+	a.aliasTiers.Store(&aliasTiers)
+	if a.gate != nil {
+		a.gate.SetTenants(tenantBudgets(cfg))
 	}
-	a.classifier.Store(c)
-	a.storePolicy(cfg)
-	a.usage.SetPrices(prices)
+	a.providers = b.providers
 	a.storeBatchAPIs(cfg)
 	var restart []string
 	if !reflect.DeepEqual(a.cfg.Server, cfg.Server) {
@@ -737,6 +760,7 @@ func (a *app) reload(cfg *config.Config) error {
 		restart = append(restart, "routing.micro_batch")
 	}
 	a.cfg = cfg
+	a.storePolicy(cfg)
 	if len(restart) > 0 {
 		sort.Strings(restart)
 		a.log.Warn("config reloaded; these sections changed but apply only after a restart", "sections", restart)
@@ -752,6 +776,17 @@ func (a *app) close() error {
 	}
 	if a.usage != nil {
 		errs = append(errs, a.usage.Close())
+	}
+	if a.gate != nil {
+		a.gate.Close()
+	}
+	if a.reqlog != nil {
+		errs = append(errs, a.reqlog.Close())
+	}
+	if a.tracer != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		errs = append(errs, a.tracer.Shutdown(ctx))
+		cancel()
 	}
 	if a.cache != nil {
 		errs = append(errs, a.cache.Close())

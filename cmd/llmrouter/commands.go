@@ -39,11 +39,17 @@ func loadFlagConfig(name string, args []string, stderr io.Writer, extra func(*fl
 	return cfg, fs, 0
 }
 
-// checkConfigCmd validates a config and prints what it would run.
+// checkConfigCmd validates a config and prints what it would run. It runs
+// the same build as start-up and reload (build), so a config it accepts
+// starts, and one it refuses would not.
 func checkConfigCmd(args []string, stdout, stderr io.Writer) int {
 	cfg, _, code := loadFlagConfig("check-config", args, stderr, nil)
 	if cfg == nil {
 		return code
+	}
+	if err := checkBuild(cfg); err != nil {
+		fmt.Fprintf(stderr, "llmrouter check-config: %v\n", err)
+		return 1
 	}
 	aliases := make([]string, 0, len(cfg.Models))
 	for a := range cfg.Models {
@@ -154,6 +160,25 @@ func cacheTuneCmd(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// checkBuild runs build on cfg (plus the embedder's constructor when the
+// semantic cache is on) and releases what it made.
+func checkBuild(cfg *config.Config) error {
+	log := slog.New(slog.DiscardHandler)
+	if _, err := build(cfg, nil, log); err != nil {
+		return err
+	}
+	if cfg.Cache.Semantic.Enabled {
+		e, err := newEmbedder(cfg.Cache.Embedder)
+		if err != nil {
+			return err
+		}
+		if c, ok := e.(interface{ Close() error }); ok {
+			_ = c.Close()
+		}
+	}
+	return nil
 }
 
 func configuredThreshold(cfg *config.Config) float64 {

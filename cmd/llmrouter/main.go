@@ -12,6 +12,7 @@
 //	llmrouter router eval -config FILE -data FILE   cost-quality curve on labelled prompts
 //	llmrouter healthcheck [-config FILE | -url URL] exit 0 when /healthz answers (Docker)
 //	llmrouter version                               print the version and build commit
+//	llmrouter loadgen [-url URL] [-rate N] [FILE...] send a prompt mix to a running proxy
 package main
 
 import (
@@ -51,6 +52,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return routerCmd(rest, stdout, stderr)
 		case "version":
 			return versionCmd(stdout)
+		case "loadgen":
+			return loadgenCmd(rest, stdout, stderr)
 		case "help":
 			fmt.Fprint(stdout, usageText)
 			return 0
@@ -75,6 +78,8 @@ const usageText = `usage:
   llmrouter healthcheck [-config FILE] [-url URL]  exit 0 when the proxy's /healthz answers
                                                    (address from the config's server.listen)
   llmrouter version                                print the version and build commit
+  llmrouter loadgen [-url URL] [-key K] [-rate N] [-concurrency N] [-duration D] [FILE.jsonl...]
+                                                   send a realistic prompt mix (default: the shared prompt sets)
   llmrouter help                                   this text
 
 serve flags:

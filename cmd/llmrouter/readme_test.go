@@ -107,6 +107,9 @@ func TestExampleConfigsCheckWithTheREADMEsVariables(t *testing.T) {
 		t.Fatalf("no configs: %v", err)
 	}
 	for _, f := range files {
+		if filepath.Base(f) == "prices.yaml" { // the built-in price table, not a config
+			continue
+		}
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			// Only the README's variables: anything the config needs beyond them fails.
 			for _, k := range []string{"OPENAI_API_KEY", "ANTHROPIC_API_KEY", "TOGETHER_API_KEY", "DATABASE_URL", "TEAM_A_KEY",

@@ -131,16 +131,31 @@ models:
 cache:
   exact: {enabled: true}
 prices:
-  priced-model: {input: 1000000, output: 1000000}
+  priced-model: {input: 1000, output: 1000}
+usage: {flush_interval: 10ms}
 `, up.URL)+oneUpstreamTiers("up", "priced-model"), env)
 	do := func(method, path, key, body string) (int, string) {
 		status, _, b := call(t, base, method, path, key, body)
 		return status, b
 	}
 	chat := `{"model":"chat","messages":[{"role":"user","content":"count my dollars"}]}`
-	for i := 0; i < 2; i++ { // the second is an exact-cache hit
-		if status, body := do("POST", "/v1/chat/completions", env["KEY_A"], chat); status != 200 {
+	for i, want := range []string{"", "0.000000"} { // the second is an exact-cache hit: nothing charged
+		status, h, body := call(t, base, "POST", "/v1/chat/completions", env["KEY_A"], chat, "x-llmrouter-cost-usd")
+		if status != 200 {
 			t.Fatalf("chat: %d %s", status, body)
+		}
+		var r struct {
+			Usage struct {
+				PromptTokens     int64 `json:"prompt_tokens"`
+				CompletionTokens int64 `json:"completion_tokens"`
+			} `json:"usage"`
+		}
+		_ = json.Unmarshal([]byte(body), &r)
+		if i == 0 { // $1000 per million tokens = 1000 micro-dollars a token
+			want = fmt.Sprintf("%.6f", float64(1000*(r.Usage.PromptTokens+r.Usage.CompletionTokens))/1e6)
+		}
+		if got := h["x-llmrouter-cost-usd"]; got != want || want == "0.000000" && i == 0 {
+			t.Fatalf("request %d: x-llmrouter-cost-usd %q, want %q", i, got, want)
 		}
 	}
 	if status, body := do("POST", "/v1/embeddings", env["KEY_A"], `{"model":"chat","input":["count","these"]}`); status != 200 {
@@ -151,16 +166,15 @@ prices:
 			Requests  int64   `json:"requests"`
 			CacheHits int64   `json:"cache_hits"`
 			CostUSD   float64 `json:"cost_usd"`
-			SavedUSD  float64 `json:"saved_usd"`
+			SavedUSD  float64 `json:"cache_savings_usd"`
 		} `json:"totals"`
-		Rows []struct {
-			Tenant string `json:"tenant"`
-			Model  string `json:"model"`
-		} `json:"rows"`
+		Groups []struct {
+			Group string `json:"group"`
+		} `json:"groups"`
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		status, body := do("GET", "/v1/usage", env["KEY_A"], "")
+		status, body := do("GET", "/v1/usage?group_by=tenant", env["KEY_A"], "")
 		if status != 200 {
 			t.Fatalf("usage: %d %s", status, body)
 		}
@@ -176,8 +190,8 @@ prices:
 	if snap.Totals.Requests != 3 || snap.Totals.CacheHits != 1 || snap.Totals.CostUSD <= 0 || snap.Totals.SavedUSD <= 0 {
 		t.Fatalf("tenant a's usage: %+v", snap.Totals)
 	}
-	for _, r := range snap.Rows {
-		if r.Tenant != "a" || r.Model != "priced-model" {
+	for _, r := range snap.Groups {
+		if r.Group != "a" {
 			t.Fatalf("unexpected row %+v", r)
 		}
 	}

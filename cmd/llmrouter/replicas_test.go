@@ -237,9 +237,13 @@ func TestThreeReplicasShareOnePostgres(t *testing.T) {
 		}
 	})
 
-	t.Run("usage is per replica until the durable ledger exists", func(t *testing.T) {
-		// What exists today: each replica's /v1/usage reports the requests
-		// that replica served (an in-memory ledger), not the cluster's sum.
+	t.Run("every replica reports the cluster's summed usage", func(t *testing.T) {
+		// The ledger is in Postgres: each replica's /v1/usage reports the
+		// requests all replicas served.
+		var total int64
+		for i := range c.procs {
+			total += c.get(i).served.Load()
+		}
 		for i := range c.procs {
 			p := c.get(i)
 			eventually(t, 5*time.Second, func() (bool, string) {
@@ -254,7 +258,7 @@ func TestThreeReplicasShareOnePostgres(t *testing.T) {
 				if err := json.NewDecoder(resp.Body).Decode(&snap); err != nil {
 					return false, err.Error()
 				}
-				return snap.Totals.Requests == p.served.Load(), fmt.Sprintf("replica %d usage %d requests, it served %d", i, snap.Totals.Requests, p.served.Load())
+				return snap.Totals.Requests == total, fmt.Sprintf("replica %d usage %d requests, the replicas served %d", i, snap.Totals.Requests, total)
 			})
 		}
 	})

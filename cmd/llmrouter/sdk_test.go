@@ -91,7 +91,9 @@ func call(t testing.TB, base, method, path, key, body string, headers ...string)
 		req.Header.SetContentType("application/json")
 		req.SetBodyString(body)
 	}
-	if err := fasthttp.DoTimeout(req, resp, 10*time.Second); err != nil {
+	// A deadline, not a timing assertion: generous, because a loaded CI
+	// machine under -race can take seconds for the 8 MiB memory-bound test.
+	if err := fasthttp.DoTimeout(req, resp, 60*time.Second); err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
 	h := make(map[string]string, len(headers))
@@ -123,8 +125,10 @@ func sdkDir(t *testing.T) string {
 }
 
 // TestSDKConformance drives a running llmrouter with the official openai npm
-// package, once in front of a fake OpenAI-compatible upstream and once in
-// front of a fake Anthropic upstream.
+// package (chat completions, embeddings, the Responses API) and the
+// official @anthropic-ai/sdk package (/v1/messages), once in front of a
+// fake OpenAI-compatible upstream and once in front of a fake Anthropic
+// upstream.
 func TestSDKConformance(t *testing.T) {
 	dir := sdkDir(t)
 	openaiUp := fake.Start(t, toolCallingOpenAI(sdkUpstreamKey("openai")))
@@ -132,6 +136,7 @@ func TestSDKConformance(t *testing.T) {
 		APIKey:  sdkUpstreamKey("anthropic"),
 		ToolUse: &fake.AnthropicToolUse{Name: "get_weather", Input: []byte(`{"city":"Paris","unit":"celsius"}`)},
 	}))
+	limitedUp := fake.Start(t, fake.OpenAI(fake.OpenAIOptions{APIKey: sdkUpstreamKey("openai"), Fault: fake.RateLimitedForever()}))
 	env := map[string]string{"CLIENT_KEY": sdkTestKey, "OPENAI_KEY": sdkUpstreamKey("openai"), "ANTHROPIC_KEY": sdkUpstreamKey("anthropic")}
 
 	cases := []struct {
@@ -162,16 +167,24 @@ auth:
 providers:%s
   - name: sim
     type: simulator
+  - name: limited
+    type: openai
+    base_url: %s/v1
+    api_key_env: OPENAI_KEY
 models:
   chat:
     - {provider: up, model: chat-model}
+  limited:
+    - {provider: limited, model: limited-model}
+  sim-json:
+    - {provider: sim, model: sim-json}
   text-embedding-3-small:
     - {provider: %s, model: text-embedding-3-small}
 %scache:
   exact: {enabled: true}
   semantic: {enabled: true}
   embedder: {type: lexical}
-`, tc.providerYAML, embedProvider, oneUpstreamTiers("up", "tier-model"))
+`, tc.providerYAML, limitedUp.URL, embedProvider, oneUpstreamTiers("up", "tier-model"))
 			_, base := startApp(t, yaml, env)
 			upstream := "openai"
 			if strings.Contains(tc.name, "anthropic") {
@@ -179,7 +192,7 @@ models:
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			cmd := exec.CommandContext(ctx, "node", "--test", "--test-reporter=spec", "conformance.mjs")
+			cmd := exec.CommandContext(ctx, "node", "--test", "--test-reporter=spec", "conformance.mjs", "anthropic.mjs", "responses.mjs")
 			cmd.Dir = dir
 			cmd.Env = append(os.Environ(),
 				"LLMROUTER_BASE_URL="+base+"/v1",
@@ -187,6 +200,9 @@ models:
 				"LLMROUTER_MODEL=auto",
 				"LLMROUTER_EMBED_MODEL="+tc.embedModel,
 				"LLMROUTER_EXPECT_UPSTREAM="+upstream,
+				"LLMROUTER_ROOT_URL="+base,
+				"LLMROUTER_LIMITED_MODEL=limited",
+				"LLMROUTER_SIM_MODEL=sim-json",
 			)
 			var out bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &out

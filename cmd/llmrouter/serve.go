@@ -16,7 +16,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"llmrouter/config"
+	"llmrouter/llm"
 )
 
 // serveCmd runs the proxy until SIGTERM or SIGINT; SIGHUP reloads the
@@ -47,7 +50,7 @@ func serveCmd(args []string, stderr io.Writer) int {
 	}
 	logw := newLogWriter(stderr, 100*time.Millisecond)
 	defer logw.Close()
-	log := newLogger(logw, cfg.Log.Level)
+	log := slog.New(llm.NewRedactor(configSecrets(cfg)...).Handler(newLogger(logw, cfg.Log.Level).Handler()))
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -62,6 +65,7 @@ func serveCmd(args []string, stderr io.Writer) int {
 		log.Error("start-up failed", "err", err)
 		return 1
 	}
+	log = a.log // its redactor follows reloads
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		log.Error("listen failed", "addr", cfg.Server.Listen, "err", err)
@@ -72,6 +76,11 @@ func serveCmd(args []string, stderr io.Writer) int {
 	if *debugAddr != "" {
 		stopDebug := serveDebug(*debugAddr, log)
 		defer stopDebug()
+	}
+	if addr := cfg.Server.MetricsListen; addr != "off" {
+		if stopMetrics, _ := serveMetrics(addr, a, log); stopMetrics != nil {
+			defer stopMetrics()
+		}
 	}
 
 	served := make(chan error, 1)
@@ -130,6 +139,37 @@ func serveDebug(addr string, log *slog.Logger) func() {
 	}()
 	log.Warn("pprof debug listener on; keep it off public networks", "addr", addr)
 	return func() { _ = srv.Close() }
+}
+
+// serveMetrics serves every metric series (tenant-labelled ones included)
+// without a key on addr, for scrapers on a trusted network (loopback by
+// default). A listen failure is logged and not fatal: the proxy serves on,
+// and /metrics with the admin key still has every series. It returns a stop
+// function and the address it listens on, or nil when nothing listens.
+func serveMetrics(addr string, a *app, log *slog.Logger) (func(), string) {
+	h := a.proxy.MetricsHandler()
+	if h == nil {
+		return nil, ""
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		log.Error("metrics listener failed; /metrics with an admin key still has every series", "addr", addr, "err", err)
+		return nil, ""
+	}
+	srv := &fasthttp.Server{
+		Handler: func(ctx *fasthttp.RequestCtx) {
+			if string(ctx.Path()) != "/metrics" {
+				ctx.Error("not found", fasthttp.StatusNotFound)
+				return
+			}
+			h(ctx)
+		},
+		Name: "llmrouter-metrics", ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second,
+		IdleTimeout: time.Minute, MaxRequestBodySize: 1 << 10, NoDefaultServerHeader: true,
+	}
+	go func() { _ = srv.Serve(ln) }() // owner: the stop function; exits when it shuts the server down
+	log.Info("metrics listener: every series, tenant-labelled ones included, without a key", "addr", ln.Addr().String())
+	return func() { _ = srv.Shutdown() }, ln.Addr().String()
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {

@@ -18,6 +18,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"llmrouter/llm"
+	"llmrouter/llm/anthropicwire"
 	"llmrouter/provider/sse"
 	"llmrouter/provider/transport"
 )
@@ -123,20 +124,76 @@ func (c *Client) header(h *fasthttp.RequestHeader) {
 	h.Set("x-api-key", c.apiKey)
 }
 
+// headerFor is header plus, for a client that spoke Messages, its own
+// anthropic-version (it knows the shape it sent) and its anthropic-beta
+// flags (after the configured ones).
+func (c *Client) headerFor(req *llm.Request) func(*fasthttp.RequestHeader) {
+	n := req.Native
+	if n == nil || n.API != llm.APIAnthropicMessages || (n.Version == "" && n.Beta == "") {
+		return c.header
+	}
+	return func(h *fasthttp.RequestHeader) {
+		c.header(h)
+		if n.Version != "" {
+			h.Set("anthropic-version", n.Version)
+		}
+		if n.Beta != "" {
+			if cur := h.Peek("anthropic-beta"); len(cur) > 0 {
+				h.Set("anthropic-beta", string(cur)+","+n.Beta)
+			} else {
+				h.Set("anthropic-beta", n.Beta)
+			}
+		}
+	}
+}
+
+// encode returns the upstream body. A request whose client spoke Messages
+// is forwarded as the client wrote it, with only model and stream replaced
+// (and a continuation prefill appended); any other is translated.
+func (c *Client) encode(req *llm.Request, stream bool) (body []byte, prefillWS string, err error) {
+	if n := req.Native; n != nil && n.API == llm.APIAnthropicMessages {
+		var extra []turn
+		if len(req.Messages) > n.Messages && n.Messages >= 0 {
+			extra, _, err = convertMessages(req.Messages[n.Messages:])
+			if err != nil {
+				return nil, "", err
+			}
+			tmp := &msgRequest{Messages: extra}
+			prefillWS = trimPrefill(tmp)
+			extra = tmp.Messages
+		}
+		model, _ := json.Marshal(req.Model)
+		st := json.RawMessage("false")
+		if stream {
+			st = json.RawMessage("true")
+		}
+		body, err = anthropicwire.Rewrite(n.Body, map[string]json.RawMessage{"model": model, "stream": st}, extra)
+		if err != nil {
+			return nil, "", &llm.Error{Kind: llm.KindInvalidRequest, Message: "cannot forward the messages request: " + err.Error()}
+		}
+		return body, prefillWS, nil
+	}
+	mr, prefillWS, err := buildRequest(req, c.maxTokens)
+	if err != nil {
+		return nil, "", err
+	}
+	mr.Stream = stream
+	body, err = json.Marshal(mr)
+	if err != nil {
+		return nil, "", &llm.Error{Kind: llm.KindInternal, Message: "encode anthropic request", Err: err}
+	}
+	return body, prefillWS, nil
+}
+
 // Complete sends one Messages request and translates the answer. Errors are
 // *llm.Error: KindInvalidRequest for requests that cannot be translated or
 // that the API rejects, upstream kinds otherwise.
 func (c *Client) Complete(ctx context.Context, req *llm.Request) (*llm.Response, error) {
-	mr, prefillWS, err := buildRequest(req, c.maxTokens)
+	body, prefillWS, err := c.encode(req, false)
 	if err != nil {
 		return nil, err
 	}
-	mr.Stream = false
-	body, err := json.Marshal(mr)
-	if err != nil {
-		return nil, &llm.Error{Kind: llm.KindInternal, Message: "encode anthropic request", Err: err}
-	}
-	reply, err := c.http.Do(ctx, messagesPath, c.header, body)
+	reply, err := c.http.Do(ctx, messagesPath, c.headerFor(req), body)
 	if err != nil {
 		c.log.DebugContext(ctx, "anthropic call failed", "provider", c.name, "err", err)
 		return nil, err
@@ -162,16 +219,11 @@ func (c *Client) Complete(ctx context.Context, req *llm.Request) (*llm.Response,
 // translated chunk (message_start) before returning, so an error status, an
 // immediate error event or a dead stream is returned here, never sent.
 func (c *Client) Stream(ctx context.Context, req *llm.Request) (llm.Stream, error) {
-	mr, prefillWS, err := buildRequest(req, c.maxTokens)
+	body, prefillWS, err := c.encode(req, true)
 	if err != nil {
 		return nil, err
 	}
-	mr.Stream = true
-	body, err := json.Marshal(mr)
-	if err != nil {
-		return nil, &llm.Error{Kind: llm.KindInternal, Message: "encode anthropic request", Err: err}
-	}
-	sr, err := c.http.Stream(ctx, messagesPath, c.header, body)
+	sr, err := c.http.Stream(ctx, messagesPath, c.headerFor(req), body)
 	if err != nil {
 		c.log.DebugContext(ctx, "anthropic stream failed", "provider", c.name, "err", err)
 		return nil, err

@@ -190,9 +190,13 @@ func TestClientCompleteAndStream(t *testing.T) {
 				if a.usageChunks != 1 || a.usage.CompletionTokens <= 0 {
 					t.Errorf("usage chunks %d usage %+v", a.usageChunks, a.usage)
 				}
-				all, _ := json.Marshal(chunks)
-				if strings.Contains(string(all), "RmFrZVNpZ25hdHVyZ") {
-					t.Errorf("thinking signature leaked")
+				for _, c := range chunks {
+					for _, ch := range c.Choices {
+						if d := ch.Delta; (d.Content != nil && strings.Contains(*d.Content, "RmFrZVNpZ25hdHVyZ")) ||
+							(d.ReasoningContent != nil && strings.Contains(*d.ReasoningContent, "RmFrZVNpZ25hdHVyZ")) {
+							t.Errorf("thinking signature leaked into the text")
+						}
+					}
 				}
 			})
 			if srv.Requests() != 2 {

@@ -11,32 +11,6 @@ import (
 	"llmrouter/provider/transport"
 )
 
-// statusForType gives the HTTP status the API documents for each error
-// type, so that an in-stream "error" event maps like the equivalent reply.
-func statusForType(errType string) int {
-	switch errType {
-	case "invalid_request_error":
-		return http.StatusBadRequest
-	case "authentication_error":
-		return http.StatusUnauthorized
-	case "billing_error":
-		return http.StatusPaymentRequired
-	case "permission_error":
-		return http.StatusForbidden
-	case "not_found_error":
-		return http.StatusNotFound
-	case "request_too_large":
-		return http.StatusRequestEntityTooLarge
-	case "rate_limit_error":
-		return http.StatusTooManyRequests
-	case "timeout_error":
-		return http.StatusGatewayTimeout
-	case "overloaded_error":
-		return 529
-	}
-	return http.StatusInternalServerError // api_error and anything new
-}
-
 // errorForType maps an in-stream error event to an *llm.Error.
 func errorForType(provider, errType, msg string) *llm.Error {
 	return statusError(provider, statusForType(errType), nil, msg, errType, "")

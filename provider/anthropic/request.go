@@ -60,12 +60,12 @@ func buildRequest(req *llm.Request, defaultMaxTokens int) (out *msgRequest, pref
 	if err := convertTools(req, out); err != nil {
 		return nil, "", err
 	}
-	var system []string
+	var system []block
 	out.Messages, system, err = convertMessages(req.Messages)
 	if err != nil {
 		return nil, "", err
 	}
-	out.System = strings.Join(system, "\n\n")
+	out.System = systemPrompt(system)
 	prefillWS = trimPrefill(out)
 	if len(out.Messages) == 0 {
 		return nil, "", invalid("messages", "messages must contain at least one non-system message with content")
@@ -75,7 +75,7 @@ func buildRequest(req *llm.Request, defaultMaxTokens int) (out *msgRequest, pref
 
 // convertMessages maps OpenAI messages to alternating Anthropic turns and
 // collects the system/developer texts.
-func convertMessages(msgs []llm.Message) (turns []turn, system []string, err error) {
+func convertMessages(msgs []llm.Message) (turns []turn, system []block, err error) {
 	add := func(role string, blocks []block) {
 		if len(blocks) == 0 {
 			return
@@ -90,26 +90,28 @@ func convertMessages(msgs []llm.Message) (turns []turn, system []string, err err
 		param := fmt.Sprintf("messages[%d]", i)
 		switch m.Role {
 		case "system", "developer":
-			if t := m.Content.Text(); t != "" {
-				system = append(system, t)
+			blocks, err := contentBlocks(m.Content, param)
+			if err != nil {
+				return nil, nil, err
 			}
+			system = append(system, withCacheControl(blocks, m.CacheBreakpoint())...)
 		case "user":
 			blocks, err := contentBlocks(m.Content, param)
 			if err != nil {
 				return nil, nil, err
 			}
-			add("user", blocks)
+			add("user", withCacheControl(blocks, m.CacheBreakpoint()))
 		case "assistant":
 			blocks, err := assistantBlocks(m, param)
 			if err != nil {
 				return nil, nil, err
 			}
-			add("assistant", blocks)
+			add("assistant", withCacheControl(blocks, m.CacheBreakpoint()))
 		case "tool":
 			if m.ToolCallID == "" {
 				return nil, nil, invalid(param+".tool_call_id", "tool messages must have a tool_call_id")
 			}
-			res := block{Type: "tool_result", ToolUseID: m.ToolCallID}
+			res := block{Type: "tool_result", ToolUseID: m.ToolCallID, CacheControl: m.CacheBreakpoint()}
 			if t := m.Content.Text(); t != "" {
 				res.Content = []block{{Type: "text", Text: t}}
 			}
@@ -142,7 +144,7 @@ func contentBlocks(c llm.Content, param string) ([]block, error) {
 		switch p.Type {
 		case "text":
 			if p.Text != "" {
-				blocks = append(blocks, block{Type: "text", Text: p.Text})
+				blocks = append(blocks, block{Type: "text", Text: p.Text, CacheControl: p.CacheControl})
 			}
 		case "image_url":
 			if p.ImageURL == nil {
@@ -152,7 +154,7 @@ func contentBlocks(c llm.Content, param string) ([]block, error) {
 			if err != nil {
 				return nil, err
 			}
-			blocks = append(blocks, block{Type: "image", Source: src})
+			blocks = append(blocks, block{Type: "image", Source: src, CacheControl: p.CacheControl})
 		default:
 			return nil, invalid(pp+".type", fmt.Sprintf("content part type %q is not supported by anthropic models", p.Type))
 		}
@@ -177,14 +179,27 @@ func imageFromURL(u, param string) (*imageSource, error) {
 	return nil, invalid(param, "image url must be an http(s) or data: URL")
 }
 
-// assistantBlocks converts an assistant message: its text, then one tool_use
-// block per tool call. Reasoning content is not sent back: Anthropic needs
-// the thinking block's signature, which we never keep.
+// assistantBlocks converts an assistant message: its thinking blocks (kept
+// whole, signatures included, in thinking_blocks), its text, then one
+// tool_use block per tool call. Bare reasoning_content is not sent back:
+// Anthropic needs the thinking block's signature.
 func assistantBlocks(m llm.Message, param string) ([]block, error) {
-	blocks, err := contentBlocks(m.Content, param)
+	text, err := contentBlocks(m.Content, param)
 	if err != nil {
 		return nil, err
 	}
+	blocks := make([]block, 0, len(m.Thinking())+len(text)+len(m.ToolCalls))
+	for k, tb := range m.Thinking() {
+		switch tb.Type {
+		case "thinking":
+			blocks = append(blocks, block{Type: "thinking", Thinking: tb.Thinking, Signature: tb.Signature})
+		case "redacted_thinking":
+			blocks = append(blocks, block{Type: "redacted_thinking", Data: tb.Data})
+		default:
+			return nil, invalid(fmt.Sprintf("%s.thinking_blocks[%d].type", param, k), fmt.Sprintf("unknown thinking block type %q", tb.Type))
+		}
+	}
+	blocks = append(blocks, text...)
 	for k, tc := range m.ToolCalls {
 		tp := fmt.Sprintf("%s.tool_calls[%d]", param, k)
 		if tc.Type != "" && tc.Type != "function" {
@@ -243,7 +258,7 @@ func trimPrefill(r *msgRequest) string {
 	}
 	t := &r.Messages[n-1]
 	last := &t.Content[len(t.Content)-1]
-	if last.Type != "text" {
+	if last.Type != "text" || len(last.CacheControl) > 0 {
 		return ""
 	}
 	trimmed := strings.TrimRightFunc(last.Text, unicode.IsSpace)
@@ -271,7 +286,7 @@ func convertTools(req *llm.Request, out *msgRequest) error {
 		if len(schema) == 0 || string(schema) == "null" {
 			schema = json.RawMessage(`{"type":"object","properties":{}}`)
 		}
-		out.Tools = append(out.Tools, toolDef{Name: t.Function.Name, Description: t.Function.Description, InputSchema: schema})
+		out.Tools = append(out.Tools, toolDef{Name: t.Function.Name, Description: t.Function.Description, InputSchema: schema, CacheControl: t.CacheControl})
 	}
 	tc, err := parseToolChoice(req.ToolChoice)
 	if err != nil {
@@ -322,4 +337,34 @@ func parseToolChoice(raw json.RawMessage) (*toolChoice, error) {
 
 func invalid(param, msg string) *llm.Error {
 	return &llm.Error{Kind: llm.KindInvalidRequest, Param: param, Message: msg}
+}
+
+// withCacheControl puts a message-level cache breakpoint on the message's
+// last block (where Anthropic reads it) unless that block has its own.
+func withCacheControl(blocks []block, cc json.RawMessage) []block {
+	if len(cc) == 0 || len(blocks) == 0 {
+		return blocks
+	}
+	if last := &blocks[len(blocks)-1]; len(last.CacheControl) == 0 {
+		last.CacheControl = cc
+	}
+	return blocks
+}
+
+// systemPrompt returns the system blocks; texts without a cache breakpoint
+// are joined into one block, as a plain system string would be.
+func systemPrompt(bs []block) []block {
+	if len(bs) == 0 {
+		return nil
+	}
+	for _, b := range bs {
+		if len(b.CacheControl) > 0 || b.Type != "text" {
+			return bs
+		}
+	}
+	texts := make([]string, len(bs))
+	for i, b := range bs {
+		texts[i] = b.Text
+	}
+	return []block{{Type: "text", Text: strings.Join(texts, "\n\n")}}
 }

@@ -8,18 +8,22 @@ import (
 
 // toResponse translates a whole Message into an OpenAI chat completion.
 // Text blocks are concatenated into content, tool_use blocks become
-// tool_calls, thinking blocks become reasoning_content (their signatures are
-// dropped). prefillWS is removed once from the start of the text (see
+// tool_calls, thinking blocks become reasoning_content and, whole with their
+// signatures, thinking_blocks (redacted_thinking too). prefillWS is removed once from the start of the text (see
 // buildRequest). created is Unix seconds.
 func toResponse(m *msgResponse, prefillWS string, created int64) *llm.Response {
 	var text, thinking strings.Builder
 	var calls []llm.ToolCall
+	var blocks []llm.ThinkingBlock
 	for _, b := range m.Content {
 		switch b.Type {
 		case "text":
 			text.WriteString(b.Text)
 		case "thinking":
 			thinking.WriteString(b.Thinking)
+			blocks = append(blocks, llm.ThinkingBlock{Type: "thinking", Thinking: b.Thinking, Signature: b.Signature})
+		case "redacted_thinking":
+			blocks = append(blocks, llm.ThinkingBlock{Type: "redacted_thinking", Data: b.Data})
 		case "tool_use":
 			args := "{}"
 			if len(b.Input) > 0 && string(b.Input) != "null" {
@@ -33,6 +37,9 @@ func toResponse(m *msgResponse, prefillWS string, created int64) *llm.Response {
 		}
 	}
 	msg := llm.Message{Role: "assistant", ToolCalls: calls, ReasoningContent: thinking.String()}
+	if len(blocks) > 0 {
+		msg.MessageExtras = &llm.MessageExtras{ThinkingBlocks: blocks}
+	}
 	if t := trimContinuation(text.String(), prefillWS); t != "" || len(calls) == 0 {
 		msg.Content = llm.TextContent(t)
 	}
@@ -41,7 +48,7 @@ func toResponse(m *msgResponse, prefillWS string, created int64) *llm.Response {
 		Object:  llm.ObjectChatCompletion,
 		Created: created,
 		Model:   m.Model,
-		Choices: []llm.Choice{{Index: 0, Message: msg, FinishReason: finishReason(m.StopReason)}},
+		Choices: []llm.Choice{{Index: 0, Message: msg, FinishReason: finishReason(deref(m.StopReason))}},
 		Usage:   toUsage(m.Usage),
 	}
 }
@@ -55,37 +62,9 @@ func trimContinuation(s, prefillWS string) string {
 	return strings.TrimPrefix(s, prefillWS)
 }
 
-// finishReason maps an Anthropic stop_reason to an OpenAI finish_reason.
-// Unknown or empty reasons (pause_turn, future values) are "stop".
-func finishReason(stop string) string {
-	switch stop {
-	case "max_tokens", "model_context_window_exceeded":
-		return llm.FinishLength
-	case "tool_use":
-		return llm.FinishToolCalls
-	case "refusal":
-		return llm.FinishContentFilter
-	}
-	return llm.FinishStop
-}
-
-// toUsage converts Anthropic usage. Prompt tokens include cache reads and
-// cache writes, as OpenAI counts every prompt token in prompt_tokens.
-func toUsage(u usage) *llm.Usage {
-	in, out := val(u.InputTokens), val(u.OutputTokens)
-	read, write := val(u.CacheReadInputTokens), val(u.CacheCreationInputTokens)
-	prompt := in + read + write
-	return &llm.Usage{
-		PromptTokens:        prompt,
-		CompletionTokens:    out,
-		TotalTokens:         prompt + out,
-		PromptTokensDetails: &llm.PromptTokensDetails{CachedTokens: read, CacheCreationTokens: write},
-	}
-}
-
-func val(p *int) int {
+func deref(p *string) string {
 	if p == nil {
-		return 0
+		return ""
 	}
 	return *p
 }

@@ -12,8 +12,9 @@ import (
 // not safe for concurrent use.
 //
 // Mapping: message_start opens with a role-only chunk (content ""); text
-// deltas become content, thinking deltas reasoning_content (signatures are
-// dropped); each tool_use block opens a tool_calls entry whose index counts
+// deltas become content, thinking deltas reasoning_content, a
+// signature_delta a thinking_blocks entry with only the signature, a
+// redacted_thinking block a whole thinking_blocks entry; each tool_use block opens a tool_calls entry whose index counts
 // tool blocks in this stream (not the Anthropic block index) and whose
 // input_json_delta fragments become argument fragments, "{}" when a block
 // has none; message_delta becomes the finish chunk; message_stop emits the
@@ -73,7 +74,7 @@ func (t *translator) event(data []byte) ([]*llm.Chunk, error) {
 		}
 		t.started = true
 		t.id, t.model = ev.Message.ID, ev.Message.Model
-		t.usage.merge(&ev.Message.Usage)
+		t.usage.Merge(&ev.Message.Usage)
 		return []*llm.Chunk{t.chunk(llm.Delta{Role: "assistant", Content: llm.Ptr("")}, nil)}, nil
 	}
 	if !t.started {
@@ -84,18 +85,18 @@ func (t *translator) event(data []byte) ([]*llm.Chunk, error) {
 	}
 	switch ev.Type {
 	case "content_block_start":
-		return t.blockStart(ev.Index, ev.ContentBlock), nil
+		return t.blockStart(idx(ev.Index), ev.ContentBlock), nil
 	case "content_block_delta":
-		return t.blockDelta(ev.Index, ev.Delta), nil
+		return t.blockDelta(idx(ev.Index), ev.Delta), nil
 	case "content_block_stop":
-		return t.blockStop(ev.Index), nil
+		return t.blockStop(idx(ev.Index)), nil
 	case "message_delta":
-		t.usage.merge(ev.Usage)
+		t.usage.Merge(ev.Usage)
 		if ev.Delta == nil || t.finished {
 			return nil, nil
 		}
 		t.finished = true
-		fr := finishReason(ev.Delta.StopReason)
+		fr := finishReason(deref(ev.Delta.StopReason))
 		return []*llm.Chunk{t.chunk(llm.Delta{}, &fr)}, nil
 	case "message_stop":
 		t.done = true
@@ -122,6 +123,9 @@ func (t *translator) blockStart(idx int, b *block) []*llm.Chunk {
 		return t.text(b.Text)
 	case "thinking":
 		return t.reasoning(b.Thinking)
+	case "redacted_thinking":
+		t.sent = true
+		return []*llm.Chunk{t.chunk(llm.Delta{ThinkingBlocks: []llm.ThinkingBlock{{Type: "redacted_thinking", Data: b.Data}}}, nil)}
 	case "tool_use":
 		tb := &toolBlock{index: t.nextTool, input: b.Input}
 		t.nextTool++
@@ -134,7 +138,7 @@ func (t *translator) blockStart(idx int, b *block) []*llm.Chunk {
 			Function: llm.ToolCallFunction{Name: b.Name, Arguments: ""},
 		}}}, nil)}
 	}
-	return nil // redacted_thinking, server tool blocks: nothing to show
+	return nil // server tool blocks: nothing to show
 }
 
 func (t *translator) blockDelta(idx int, d *eventDelta) []*llm.Chunk {
@@ -146,15 +150,20 @@ func (t *translator) blockDelta(idx int, d *eventDelta) []*llm.Chunk {
 		return t.text(d.Text)
 	case "thinking_delta":
 		return t.reasoning(d.Thinking)
+	case "signature_delta":
+		if d.Signature == "" {
+			return nil
+		}
+		return []*llm.Chunk{t.chunk(llm.Delta{ThinkingBlocks: []llm.ThinkingBlock{{Type: "thinking", Signature: d.Signature}}}, nil)}
 	case "input_json_delta":
 		tb := t.tools[idx]
-		if tb == nil || d.PartialJSON == "" {
+		if tb == nil || d.PartialJSON == nil || *d.PartialJSON == "" {
 			return nil
 		}
 		tb.gotArgs = true
-		return []*llm.Chunk{t.args(tb.index, d.PartialJSON)}
+		return []*llm.Chunk{t.args(tb.index, *d.PartialJSON)}
 	}
-	return nil // signature_delta, citations_delta, ...
+	return nil // citations_delta, ...
 }
 
 func (t *translator) blockStop(idx int) []*llm.Chunk {
@@ -218,23 +227,9 @@ func (t *translator) fail(msg string) *llm.Error {
 	return &llm.Error{Kind: llm.KindUpstreamError, Provider: t.provider, Message: msg, Sent: t.sent}
 }
 
-// merge keeps the last value seen of each counter present in o.
-func (u *usage) merge(o *usage) {
-	if o == nil {
-		return
+func idx(p *int) int {
+	if p == nil {
+		return 0
 	}
-	for _, p := range [...]struct {
-		dst **int
-		src *int
-	}{
-		{&u.InputTokens, o.InputTokens},
-		{&u.OutputTokens, o.OutputTokens},
-		{&u.CacheReadInputTokens, o.CacheReadInputTokens},
-		{&u.CacheCreationInputTokens, o.CacheCreationInputTokens},
-	} {
-		if p.src != nil {
-			v := *p.src
-			*p.dst = &v
-		}
-	}
+	return *p
 }

@@ -131,7 +131,8 @@ func TestStreamFixtures(t *testing.T) {
 		tools              []wantTool
 		finish             string
 		prompt, completion int
-		mustNotContain     []string
+		mustNotContain     []string // in content or reasoning_content
+		signaturePrefix    string   // of the signature carried in thinking_blocks
 		wantKind           llm.Kind
 		wantStatus         int
 		errorEvent         bool
@@ -165,7 +166,7 @@ func TestStreamFixtures(t *testing.T) {
 			contentPrefix:   "Here are the basic steps for safely crossing the street:\n\n**At",
 			contentSuffix:   "Always prioritize safety over speed when crossing streets.",
 			finish:          "stop", prompt: 43, completion: 282,
-			mustNotContain: []string{"EvMCCkYICxgCKkCHP2cSuEdcJK", "signature"},
+			mustNotContain: []string{"EvMCCkYICxgCKkCHP2cSuEdcJK", "signature"}, signaturePrefix: "EvMCCkYICxgCKkCHP2cSuEdcJK",
 		},
 		{
 			file: "messages-stream-error-event.sse", errorEvent: true,
@@ -232,7 +233,25 @@ func TestStreamFixtures(t *testing.T) {
 			if u.PromptTokens != tt.prompt || u.CompletionTokens != tt.completion || u.TotalTokens != tt.prompt+tt.completion {
 				t.Errorf("usage = %+v, want %d/%d", u, tt.prompt, tt.completion)
 			}
-			all, _ := json.Marshal(chunks)
+			var text strings.Builder // what a reader sees: content and reasoning
+			sig := ""
+			for _, c := range chunks {
+				for _, ch := range c.Choices {
+					if ch.Delta.Content != nil {
+						text.WriteString(*ch.Delta.Content)
+					}
+					if ch.Delta.ReasoningContent != nil {
+						text.WriteString(*ch.Delta.ReasoningContent)
+					}
+					for _, tb := range ch.Delta.ThinkingBlocks {
+						sig += tb.Signature
+					}
+				}
+			}
+			all := text.String()
+			if tt.signaturePrefix != "" && !strings.HasPrefix(sig, tt.signaturePrefix) {
+				t.Errorf("thinking signature %q lost (want prefix %q in thinking_blocks)", sig, tt.signaturePrefix)
+			}
 			for _, s := range tt.mustNotContain {
 				if strings.Contains(string(all), s) {
 					t.Errorf("output contains %q", s)

@@ -111,6 +111,9 @@ func (c *Client) Complete(ctx context.Context, req *llm.Request) (*llm.Response,
 	r2 := *req
 	r2.Stream = false
 	r2.StreamOptions = nil
+	if r2.Native != nil {
+		stripNative(&r2)
+	}
 	body, err := r2.MarshalJSON()
 	if err != nil {
 		return nil, &llm.Error{Kind: llm.KindInvalidRequest, Message: "cannot encode request", Err: err}
@@ -177,6 +180,9 @@ func (c *Client) Stream(ctx context.Context, req *llm.Request) (llm.Stream, erro
 	r2 := *req
 	r2.Stream = true
 	r2.StreamOptions = &llm.StreamOptions{IncludeUsage: true}
+	if r2.Native != nil {
+		stripNative(&r2)
+	}
 	body, err := r2.MarshalJSON()
 	if err != nil {
 		return nil, &llm.Error{Kind: llm.KindInvalidRequest, Message: "cannot encode request", Err: err}
@@ -255,4 +261,34 @@ func (c *Client) Embed(ctx context.Context, req *llm.EmbeddingRequest) (*llm.Emb
 		out.Data[i] = llm.Embedding{Object: d.Object, Index: d.Index, Embedding: v}
 	}
 	return out, nil
+}
+
+// stripNative removes from a request decoded from another wire API what an
+// OpenAI-compatible upstream does not take: that API's own top-level fields
+// (Extra) and Anthropic's cache breakpoints and thinking blocks. It copies
+// what it changes; the caller's request is not modified.
+func stripNative(r *llm.Request) {
+	r.Extra = nil
+	if len(r.Tools) > 0 {
+		tools := make([]llm.Tool, len(r.Tools))
+		for i, t := range r.Tools {
+			t.CacheControl = nil
+			tools[i] = t
+		}
+		r.Tools = tools
+	}
+	msgs := make([]llm.Message, len(r.Messages))
+	for i, m := range r.Messages {
+		m.MessageExtras = nil
+		if m.Content.Parts != nil {
+			parts := make([]llm.ContentPart, len(m.Content.Parts))
+			for j, p := range m.Content.Parts {
+				p.CacheControl = nil
+				parts[j] = p
+			}
+			m.Content.Parts = parts
+		}
+		msgs[i] = m
+	}
+	r.Messages = msgs
 }

@@ -59,6 +59,11 @@ func answer(req *llm.Request) *reply {
 	}
 
 	tag := "[simulated " + req.Model + "] "
+	if js, ok := structuredAnswer(req, body(req)); ok && prefill == "" {
+		a.pieces = splitWords(js)
+		a.output = len(a.pieces)
+		return a
+	}
 	full := tag + body(req)
 	var rest string
 	switch {

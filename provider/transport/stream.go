@@ -60,7 +60,7 @@ func (c *Client) Stream(ctx context.Context, path string, hdr func(*fasthttp.Req
 		deadline = hd // the router's first-token deadline
 	}
 	req := fasthttp.AcquireRequest()
-	c.prepare(req, path, hdr, body)
+	c.prepare(ctx, req, path, hdr, body)
 	req.Header.Set("Accept", "text/event-stream")
 	resp := fasthttp.AcquireResponse()
 	err := c.stream.DoDeadline(req, resp, deadline)

@@ -191,7 +191,7 @@ func (c *Client) Do(ctx context.Context, path string, hdr func(*fasthttp.Request
 	defer fasthttp.ReleaseRequest(req)
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseResponse(resp)
-	c.prepare(req, path, hdr, body)
+	c.prepare(ctx, req, path, hdr, body)
 	if err := c.unary.DoDeadline(req, resp, deadline); err != nil {
 		return nil, c.mapError(ctx, err)
 	}
@@ -205,7 +205,10 @@ func (c *Client) Do(ctx context.Context, path string, hdr func(*fasthttp.Request
 	}, nil
 }
 
-func (c *Client) prepare(req *fasthttp.Request, path string, hdr func(*fasthttp.RequestHeader), body []byte) {
+// prepare builds the request; the trace context of ctx (when tracing is on)
+// goes upstream as traceparent/tracestate, so the provider's own spans are
+// children of the attempt's.
+func (c *Client) prepare(ctx context.Context, req *fasthttp.Request, path string, hdr func(*fasthttp.RequestHeader), body []byte) {
 	req.SetRequestURI(c.base + path)
 	if body != nil {
 		req.Header.SetMethod(fasthttp.MethodPost)
@@ -218,6 +221,7 @@ func (c *Client) prepare(req *fasthttp.Request, path string, hdr func(*fasthttp.
 	if hdr != nil {
 		hdr(&req.Header)
 	}
+	llm.InjectTrace(ctx, &req.Header)
 }
 
 func copyHeader(h *fasthttp.ResponseHeader) http.Header {

@@ -74,8 +74,20 @@ func BenchmarkClassifyLatency(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	hand, err := New(HandOptions())
+	if err != nil {
+		b.Fatal(err)
+	}
 	for _, n := range []int{100, 500, 2000} {
 		req := benchPrompt(b, c, n)
+		b.Run(fmt.Sprintf("hand/tokens=%d", n), func(b *testing.B) {
+			var p50, p99 time.Duration
+			for b.Loop() {
+				p50, p99 = Latency(hand, req, 2000)
+			}
+			b.ReportMetric(float64(p50.Nanoseconds())/1e3, "p50-µs")
+			b.ReportMetric(float64(p99.Nanoseconds())/1e3, "p99-µs")
+		})
 		b.Run(fmt.Sprintf("tokens=%d", n), func(b *testing.B) {
 			var p50, p99 time.Duration
 			for b.Loop() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"strings"
 
 	"llmrouter/llm"
 )
@@ -54,12 +55,26 @@ func NewDecorator(next llm.Completer, classifier func() *Classifier, policy func
 
 // Complete implements llm.Completer.
 func (d *Decorator) Complete(ctx context.Context, req *llm.Request) (*llm.Response, error) {
-	return d.next.Complete(ctx, d.route(req))
+	return d.next.Complete(ctx, d.traced(ctx, req))
 }
 
 // Stream implements llm.Completer.
 func (d *Decorator) Stream(ctx context.Context, req *llm.Request) (llm.Stream, error) {
-	return d.next.Stream(ctx, d.route(req))
+	return d.next.Stream(ctx, d.traced(ctx, req))
+}
+
+// traced is route inside a classify span (a no-op when tracing is off).
+func (d *Decorator) traced(ctx context.Context, req *llm.Request) *llm.Request {
+	_, sp := llm.StartSpan(ctx, llm.SpanClassify)
+	r := d.route(req)
+	if sp.Recording() && r != req {
+		mv := req.Meta.Values()
+		sp.SetString("llmrouter.tier", r.Tier.String())
+		sp.SetFloat("llmrouter.score", mv.Score)
+		sp.SetString("llmrouter.reasons", strings.Join(mv.Reasons, ","))
+	}
+	sp.End()
+	return r
 }
 
 // Route returns the request Complete would pass to next, without calling
@@ -118,8 +133,14 @@ func (d *Decorator) decide(c *Classifier, req *llm.Request, p Policy) routed {
 			}
 		}
 	}
+	m := req.MaxTier // the key's own cap (virtual keys)
 	if p.MaxTier != nil {
-		if m := p.MaxTier(req.Tenant); m != llm.TierUnset && dec.Tier > m {
+		if t := p.MaxTier(req.Tenant); t != llm.TierUnset && (m == llm.TierUnset || t < m) {
+			m = t
+		}
+	}
+	{
+		if m != llm.TierUnset && dec.Tier > m {
 			dec.Tier = m
 			dec.Reasons = append([]string{"capped"}, dec.Reasons...)
 		}

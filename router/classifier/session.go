@@ -104,17 +104,31 @@ func SessionKey(req *llm.Request) string {
 		return "s\x00" + req.Tenant + "\x00" + req.SessionID
 	}
 	h := fnv.New64a()
-	h.Write([]byte(req.Tenant))
+	// Long texts are identified by their length, head and tail: hashing
+	// must stay O(1) in the prompt size.
+	write := func(t string) {
+		if len(t) > 8192 {
+			t = strconv.Itoa(len(t)) + t[:4096] + t[len(t)-4096:]
+		}
+		h.Write([]byte(t))
+	}
+	write(req.Tenant)
 	first := false
 	for i := range req.Messages {
 		m := &req.Messages[i]
 		switch m.Role {
 		case "system", "developer":
 			h.Write([]byte{0})
-			h.Write([]byte(m.Content.Text()))
+			write(m.Content.Str)
+			for _, p := range m.Content.Parts {
+				write(p.Text)
+			}
 		case "user":
 			h.Write([]byte{1})
-			h.Write([]byte(m.Content.Text()))
+			write(m.Content.Str)
+			for _, p := range m.Content.Parts {
+				write(p.Text)
+			}
 			first = true
 		}
 		if first {
