@@ -11,7 +11,7 @@ SDK_DIR   := test/sdk
 LLMROUTER_TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 export LLMROUTER_TEST_DATABASE_URL
 
-.PHONY: build run test test-go test-sdk bench lint fuzz docker-build-static check-config setup-db clean
+.PHONY: build run test test-go test-sdk bench lint fuzz docker-build-static check-config setup-db setup-chromium clean
 
 ## build: compile bin/llmrouter
 build:
@@ -22,7 +22,7 @@ run: build
 	$(BIN) -config $(CONFIG)
 
 ## test: everything CI checks, in order; nothing is skipped
-test: setup-db
+test: setup-db setup-chromium
 	$(GO) vet ./...
 	$(MAKE) --no-print-directory test-go
 	$(MAKE) --no-print-directory fuzz
@@ -73,6 +73,10 @@ docker-build-static:
 ## check-config: validate CONFIG (default configs/default.yaml)
 check-config: build
 	$(BIN) check-config -config $(CONFIG)
+
+## setup-chromium: Debian's headless Chromium for the dashboard tests (idempotent)
+setup-chromium:
+	bash scripts/setup-chromium.sh
 
 ## setup-db: local PostgreSQL with the vector extension (idempotent)
 setup-db:
