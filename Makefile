@@ -5,24 +5,32 @@ SHELL := /bin/bash
 GO        ?= go
 BIN       ?= bin/llmrouter
 CONFIG    ?= configs/default.yaml
+# LISTEN overrides server.listen for `make run` (make run LISTEN=:8081).
+LISTEN    ?=
+IMAGE     ?= llmrouter
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS   := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME  ?= 30000x
 SDK_DIR   := test/sdk
 # Postgres with pgvector for the database tests (scripts/setup-pgvector.sh makes it).
 LLMROUTER_TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 export LLMROUTER_TEST_DATABASE_URL
 
-.PHONY: build run test test-go test-sdk bench lint fuzz docker-build-static check-config setup-db setup-chromium clean
+.PHONY: build run test test-go test-sdk bench lint fuzz docker docker-build-static check-config tidy-check setup-db setup-chromium clean
 
 ## build: compile bin/llmrouter
 build:
-	$(GO) build -o $(BIN) ./cmd/llmrouter
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/llmrouter
 
-## run: start llmrouter on the offline default config (simulated models, no network)
+## run: start llmrouter on the offline default config (simulated models, no
+## network); LISTEN=:8081 serves on another port
 run: build
-	$(BIN) -config $(CONFIG)
+	$(BIN) -config $(CONFIG) $(if $(LISTEN),-listen $(LISTEN))
 
 ## test: everything CI checks, in order; nothing is skipped
 test: setup-db setup-chromium
+	$(MAKE) --no-print-directory tidy-check
 	$(GO) vet ./...
 	$(MAKE) --no-print-directory test-go
 	$(MAKE) --no-print-directory fuzz
@@ -66,9 +74,24 @@ lint:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
+## tidy-check: go.mod and go.sum are what `go mod tidy` makes them (direct
+## dependencies not marked // indirect, nothing missing or stale)
+tidy-check:
+	@$(GO) mod tidy -diff || { echo "tidy-check: run 'go mod tidy' and commit go.mod and go.sum"; exit 1; }
+
+## docker: build the image (docker or podman); says so when there is no engine
+docker:
+	@engine=$$(command -v docker || command -v podman || true); \
+	if [ -z "$$engine" ] || ! "$$engine" info >/dev/null 2>&1; then \
+	  echo "make docker: no running container engine (docker or podman) here; nothing built."; \
+	  echo "  The image's build stage is 'make docker-build-static', which 'make test' runs."; \
+	  exit 1; \
+	fi; \
+	"$$engine" build --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t $(IMAGE) .
+
 ## docker-build-static: the static build the Dockerfile runs
 docker-build-static:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(BIN) ./cmd/llmrouter
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o $(BIN) ./cmd/llmrouter
 
 ## check-config: validate CONFIG (default configs/default.yaml)
 check-config: build

@@ -170,6 +170,10 @@ func (c *Cache) semanticEligible(req *llm.Request) bool {
 		}
 	}
 	text := req.LastUserText()
+	if len(text) > s.MaxPromptBytes {
+		c.m.skipped.WithLabelValues("too_long").Inc()
+		return false
+	}
 	return utf8.RuneCountInString(text) >= s.MinPromptChars
 }
 

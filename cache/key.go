@@ -3,9 +3,11 @@ package cache
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"hash"
 	"math"
 	"slices"
 	"sync"
+	"unsafe"
 
 	"llmrouter/llm"
 )
@@ -27,21 +29,45 @@ const (
 )
 
 // keyWriter builds a length-prefixed, unambiguous encoding of a request in a
-// reusable buffer, then hashes it in one call. Every variable-length field is
-// written with its length first and every optional field with a presence
-// byte, so no two different requests share an encoding.
-type keyWriter struct{ b []byte }
+// reusable buffer and hashes it. Every variable-length field is written with
+// its length first and every optional field with a presence byte, so no two
+// different requests share an encoding. A field longer than bigField goes
+// straight into the hash (after the buffered bytes before it), so hashing
+// costs O(1) extra memory whatever the prompt size.
+type keyWriter struct {
+	b []byte
+	h hash.Hash
+}
 
-var keyWriters = sync.Pool{New: func() any { return &keyWriter{b: make([]byte, 0, 4096)} }}
+// bigField is the length from which a field bypasses the buffer.
+const bigField = 1024
+
+var keyWriters = sync.Pool{New: func() any { return &keyWriter{b: make([]byte, 0, 4096), h: sha256.New()} }}
+
+// big hashes p directly, after what is buffered.
+func (w *keyWriter) big(p []byte) {
+	w.h.Write(w.b)
+	w.b = w.b[:0]
+	w.h.Write(p)
+}
 
 func (w *keyWriter) tag(t byte)   { w.b = append(w.b, t) }
 func (w *keyWriter) u64(v uint64) { w.b = binary.LittleEndian.AppendUint64(w.b, v) }
 func (w *keyWriter) str(s string) {
 	w.u64(uint64(len(s)))
+	if len(s) >= bigField {
+		// The hash only reads the bytes; it neither keeps nor changes them.
+		w.big(unsafe.Slice(unsafe.StringData(s), len(s)))
+		return
+	}
 	w.b = append(w.b, s...)
 }
 func (w *keyWriter) raw(b []byte) {
 	w.u64(uint64(len(b)))
+	if len(b) >= bigField {
+		w.big(b)
+		return
+	}
 	w.b = append(w.b, b...)
 }
 func (w *keyWriter) boolean(v bool) {
@@ -196,6 +222,7 @@ func (w *keyWriter) content(c *llm.Content) {
 
 func (w *keyWriter) head(domain, tenant string, nsVersion int64, r *llm.Request) {
 	w.b = w.b[:0]
+	w.h.Reset()
 	w.str(domain)
 	w.str(tenant)
 	w.u64(uint64(nsVersion))
@@ -204,8 +231,10 @@ func (w *keyWriter) head(domain, tenant string, nsVersion int64, r *llm.Request)
 }
 
 func (w *keyWriter) sum() Key {
-	k := Key(sha256.Sum256(w.b))
-	if cap(w.b) > 1<<20 { // do not pin huge prompts in the pool
+	var k Key
+	w.h.Write(w.b)
+	copy(k[:], w.h.Sum(w.b[:0])) // the sum lands in the pooled buffer: no allocation
+	if cap(w.b) > 1<<20 {        // many small fields; do not pin the buffer in the pool
 		w.b = make([]byte, 0, 4096)
 	}
 	keyWriters.Put(w)

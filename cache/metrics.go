@@ -9,6 +9,7 @@ type metrics struct {
 	writeDropped prometheus.Counter
 	written      prometheus.Counter
 	purged       prometheus.Counter
+	skipped      *prometheus.CounterVec // reason: too_long
 }
 
 func newMetrics(reg prometheus.Registerer, dbUp func() float64) *metrics {
@@ -25,9 +26,11 @@ func newMetrics(reg prometheus.Registerer, dbUp func() float64) *metrics {
 			Help: "Semantic cache entries written."}),
 		purged: prometheus.NewCounter(prometheus.CounterOpts{Name: "llmrouter_cache_semantic_purged_total",
 			Help: "Expired semantic cache entries deleted."}),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "llmrouter_cache_semantic_skipped_total",
+			Help: "Requests that skipped the semantic layer for their size (reason too_long: the final user turn is over semantic_max_prompt_bytes)."}, []string{"reason"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.lookups, m.rejected, m.errors, m.writeDropped, m.written, m.purged,
+		reg.MustRegister(m.lookups, m.rejected, m.errors, m.writeDropped, m.written, m.purged, m.skipped,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "llmrouter_cache_db_up",
 				Help: "1 when the semantic cache database answers, 0 when the semantic layer is off because it does not."}, dbUp))
 	}

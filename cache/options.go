@@ -51,14 +51,20 @@ type SemanticOptions struct {
 	// embeddings.DefaultAPIThreshold (0.95); use the embedder's calibrated
 	// value (cache tune).
 	Threshold float64
-	// TierThresholds overrides Threshold per decided tier.
+	// TierThresholds overrides Threshold per decided tier. An override may
+	// only raise the threshold: a value below Threshold is ignored.
 	TierThresholds map[llm.Tier]float64
 	// AliasThresholds overrides Threshold per requested model alias; it wins
-	// over TierThresholds.
+	// over TierThresholds. Like those it may only raise the threshold.
 	AliasThresholds map[string]float64
 	// MinPromptChars: final user turns with fewer characters (runes) get
 	// exact hits only. Default 20.
 	MinPromptChars int
+	// MaxPromptBytes: final user turns longer than this (in bytes) skip
+	// the semantic layer and get exact hits only, counted in
+	// llmrouter_cache_semantic_skipped_total{reason="too_long"}; nothing
+	// that long is embedded. Default 32768.
+	MaxPromptBytes int
 	// MaxTemperature: requests with a higher temperature skip the semantic
 	// layer (the client asked for variety). Default 1.0.
 	MaxTemperature float64
@@ -114,6 +120,9 @@ func (o *Options) setDefaults() {
 	if s.MinPromptChars <= 0 {
 		s.MinPromptChars = 20
 	}
+	if s.MaxPromptBytes <= 0 {
+		s.MaxPromptBytes = 32 << 10
+	}
 	if s.MaxTemperature <= 0 {
 		s.MaxTemperature = 1.0
 	}
@@ -164,14 +173,15 @@ func (o *Options) setDefaults() {
 	}
 }
 
-// threshold returns the similarity threshold for r: alias override, else
-// tier override, else the default.
+// threshold returns the similarity threshold for r: the alias override,
+// else the tier override, else the default; an override below the default
+// is ignored (overrides may only raise the bar, never lower it).
 func (s *SemanticOptions) threshold(r *llm.Request) float64 {
 	if t, ok := s.AliasThresholds[r.Model]; ok {
-		return t
+		return max(t, s.Threshold)
 	}
 	if t, ok := s.TierThresholds[r.Tier]; ok {
-		return t
+		return max(t, s.Threshold)
 	}
 	return s.Threshold
 }

@@ -2,6 +2,8 @@ package cache
 
 import (
 	"context"
+	"fmt"
+	"runtime/debug"
 	"time"
 )
 
@@ -65,10 +67,20 @@ func (c *Cache) writer() {
 }
 
 // flush writes one batch and returns the emptied slice. A failed batch is
-// dropped and counted (the answers were already served).
-func (c *Cache) flush(parent context.Context, batch []Entry) []Entry {
+// dropped and counted (the answers were already served). A panic in the
+// embedder or the store drops the batch too (errors{op="panic"}, logged
+// with its stack) and the writer goes on.
+func (c *Cache) flush(parent context.Context, batch []Entry) (out []Entry) {
 	ctx, cancel := context.WithTimeout(parent, c.o.Semantic.WriteTimeout)
 	defer cancel()
+	defer func() {
+		if v := recover(); v != nil {
+			c.m.errors.WithLabelValues("panic").Inc()
+			c.m.writeDropped.Add(float64(len(batch)))
+			c.o.Logger.Error("panic in the semantic cache writer; batch dropped", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			out = clearBatch(batch)
+		}
+	}()
 	if err := c.embedMissing(ctx, batch); err != nil {
 		c.m.errors.WithLabelValues("embed").Inc()
 		c.m.writeDropped.Add(float64(len(batch)))

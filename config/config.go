@@ -69,6 +69,44 @@ type Server struct {
 	// DebugLogPrompts, when true, logs prompt text at debug level. Off by
 	// default: prompts are user data.
 	DebugLogPrompts bool `yaml:"debug_log_prompts"`
+	// MetricsListen is a separate address serving the full /metrics (every
+	// series, tenant-labelled ones included) without a key. Default
+	// "127.0.0.1:9464" (loopback only); "off" disables it. The public
+	// /metrics on Listen shows tenant-labelled series only to an admin key.
+	MetricsListen string `yaml:"metrics_listen"`
+	// Limits bound the numbers in a request that size an allocation.
+	Limits Limits `yaml:"limits"`
+}
+
+// Limits bound every number in a request that sizes an allocation, for every
+// inbound API. A request over a limit gets 400 (code limit_exceeded).
+type Limits struct {
+	// MaxN is the most choices ("n") one request may ask for. Default 16.
+	MaxN int `yaml:"max_n"`
+	// MaxOutputTokens caps max_tokens / max_completion_tokens. Default 131072.
+	MaxOutputTokens int `yaml:"max_output_tokens"`
+	// MaxMessages is the most messages in one request. Default 4096.
+	MaxMessages int `yaml:"max_messages"`
+	// MaxTools is the most tool definitions in one request. Default 128.
+	MaxTools int `yaml:"max_tools"`
+	// MaxStop is the most stop strings. Default 4.
+	MaxStop int `yaml:"max_stop"`
+	// MaxStopBytes is the longest stop string in bytes. Default 1024.
+	MaxStopBytes int `yaml:"max_stop_bytes"`
+	// MaxContentParts is the most content parts in one message. Default 1024.
+	MaxContentParts int `yaml:"max_content_parts"`
+	// MaxToolCalls is the most tool calls in one assistant message.
+	// Default 256.
+	MaxToolCalls int `yaml:"max_tool_calls"`
+	// ClassifierWindowBytes is how many bytes of each message text the
+	// classifier reads (the head and tail halves of longer texts; token
+	// counts of the rest are estimated from its length). Default 65536.
+	ClassifierWindowBytes int `yaml:"classifier_window_bytes"`
+	// SemanticMaxPromptBytes is the longest final user message the semantic
+	// cache embeds; longer prompts skip the semantic layer (counted in
+	// llmrouter_cache_semantic_skipped_total{reason="too_long"}) and use
+	// only the exact layer. Default 32768.
+	SemanticMaxPromptBytes int `yaml:"semantic_max_prompt_bytes"`
 }
 
 // Log configures the JSON log on stderr.
@@ -230,6 +268,17 @@ type Target struct {
 	// context-length error may move to a target with a larger one. 0
 	// (default) means unknown.
 	ContextWindow int `yaml:"context_window"`
+	// FirstTokenTimeout bounds the wait for this target's first streamed
+	// token; past it the next target is asked, invisibly to the client.
+	// 0 (default) means routing.retry.first_token_timeout.
+	FirstTokenTimeout time.Duration `yaml:"first_token_timeout"`
+	// Retry overrides routing.retry (and routing.alias_retry) for this
+	// target; unset fields inherit.
+	Retry *Retry `yaml:"retry"`
+	// Breaker overrides routing.breaker for this target's breaker; unset
+	// fields inherit. A provider/model pair listed in several chains must
+	// have the same breaker settings everywhere.
+	Breaker *Breaker `yaml:"breaker"`
 }
 
 // Tier names, as used in routing.tiers, routing.default_tier, max_tier and
@@ -270,6 +319,22 @@ type Routing struct {
 	// StreamIdleTimeout ends a routed stream whose upstream sends nothing
 	// for that long; the stall counts as an upstream failure. Default 30s.
 	StreamIdleTimeout time.Duration `yaml:"stream_idle_timeout"`
+	// AliasRetry overrides routing.retry for every target of the named
+	// models entries (pinned aliases); a target's own retry wins over it.
+	AliasRetry map[string]Retry `yaml:"alias_retry"`
+	// Idempotency configures the Idempotency-Key header.
+	Idempotency Idempotency `yaml:"idempotency"`
+}
+
+// Idempotency configures how a client's Idempotency-Key is honoured: a
+// repeat of a keyed request (same tenant, same key) within Window gets the
+// first answer, or joins it while it is in flight, without a second
+// upstream call. Per process: replicas do not share keys.
+type Idempotency struct {
+	// Window is how long a completed answer is replayed. Default 10m.
+	Window time.Duration `yaml:"window"`
+	// MaxEntries bounds the keys remembered. Default 4096.
+	MaxEntries int `yaml:"max_entries"`
 }
 
 // TierPolicy is one tier's chain.
@@ -319,9 +384,14 @@ type Breaker struct {
 	MinRequests int `yaml:"min_requests"`
 	// Window is the closed-state counting window. Default 30s.
 	Window time.Duration `yaml:"window"`
-	// OpenDuration is how long an open breaker rejects before half-open.
-	// Default 30s.
+	// OpenDuration is the first open period: how long a freshly opened
+	// breaker rejects before half-open. Default 1s.
 	OpenDuration time.Duration `yaml:"open_duration"`
+	// OpenBackoff multiplies the open period on each re-open (a failed
+	// probe, or a trip within window of closing). Default 2; >= 1.
+	OpenBackoff float64 `yaml:"open_backoff"`
+	// MaxOpenDuration caps the open period. Default 60s.
+	MaxOpenDuration time.Duration `yaml:"max_open_duration"`
 	// HalfOpenProbes is how many probe requests a half-open breaker lets
 	// through; all must succeed to close. Default 1.
 	HalfOpenProbes int `yaml:"half_open_probes"`
@@ -329,8 +399,19 @@ type Breaker struct {
 
 // Retry configures retries on one target before moving on.
 type Retry struct {
-	// MaxAttemptsPerTarget counts the first try too. Default 2.
+	// MaxAttemptsPerTarget bounds the attempts on one target after 5xx
+	// answers, the first try included. Default 2.
 	MaxAttemptsPerTarget int `yaml:"max_attempts_per_target"`
+	// ConnectAttempts bounds the attempts on one target when the request
+	// could not be sent (connection refused). Default 2.
+	ConnectAttempts int `yaml:"connect_attempts"`
+	// MaxRetryAfterWait is the longest Retry-After (429/503/529) waited out
+	// on the same target, once, when the request's budget allows; longer
+	// ones fail over at once. Default 3s; negative never waits.
+	MaxRetryAfterWait time.Duration `yaml:"max_retry_after_wait"`
+	// FirstTokenTimeout bounds the wait for a stream's first token before
+	// failing over (not retried on the same target). Default 15s.
+	FirstTokenTimeout time.Duration `yaml:"first_token_timeout"`
 	// BackoffInitial is the first backoff (jittered, doubling). Default 100ms.
 	BackoffInitial time.Duration `yaml:"backoff_initial"`
 	// BackoffMax caps the backoff. Default 2s.

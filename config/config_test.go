@@ -280,13 +280,16 @@ func TestDecodeErrors(t *testing.T) {
 	cases := []struct {
 		name, yaml, want string
 	}{
-		{"unknown top-level field", base + "\nrouting_rules: {}\n", "field routing_rules not found"},
-		{"unknown nested field", strings.Replace(base, "mode: keys", "mode: keys\n  realm: x", 1), "field realm not found"},
+		{"unknown top-level field", base + "\nrouting_rules: {}\n", "routing_rules: unknown field (line "},
+		{"unknown nested field", strings.Replace(base, "mode: keys", "mode: keys\n  realm: x", 1), "auth.realm: unknown field (line "},
 		{"literal api key", strings.Replace(base, "api_key_env: OPENAI_API_KEY", "api_key: sk-live", 1), "use api_key_env"},
 		{"literal client key", strings.Replace(base, "key_env: KEY_A", "key: hunter2", 1), "use key_env or key_sha256"},
-		{"integer duration", base + "\nserver: {read_timeout: 10}\n", `write durations as strings such as "10s"`},
-		{"bad duration", base + "\nserver: {read_timeout: ten seconds}\n", "time.Duration"},
-		{"wrong type", base + "\nserver: {max_concurrency: lots}\n", "cannot unmarshal"},
+		{"integer duration", base + "\nserver: {read_timeout: 10}\n", `server.read_timeout: want a duration written as a string such as "10s"`},
+		{"bad duration", base + "\nserver: {read_timeout: ten seconds}\n", `server.read_timeout: want a duration written as a string such as "10s" or "250ms", got "ten seconds"`},
+		{"wrong type", base + "\nserver: {max_concurrency: lots}\n", `server.max_concurrency: want a whole number, got "lots"`},
+		{"list for a mapping", base + "\nserver: [a]\n", "server: want a mapping (key: value), got a list"},
+		{"mapping for a list", strings.Replace(base, "keys:\n    - {tenant: a, key_env: KEY_A}", "keys: {tenant: a}", 1), "auth.keys: want a list, got a mapping"},
+		{"list for a value", base + "\ndatabase: {url: [x]}\n", "database.url: want a single value, got a list"},
 		{"syntax", "server: [", "yaml"},
 		{"two documents", base + "\n---\nserver: {}\n", "exactly one document"},
 	}

@@ -28,6 +28,18 @@
 //	  max_concurrency: 1024        # requests in progress; beyond: 503
 //	  shutdown_timeout: 30s        # SIGTERM drain deadline
 //	  debug_log_prompts: false     # log prompt text at debug level
+//	  metrics_listen: "127.0.0.1:9464"  # full /metrics (tenant series) without a key; "off" = none
+//	  limits:                      # per request, every inbound API; over a limit: 400 limit_exceeded
+//	    max_n: 16                  # choices ("n")
+//	    max_output_tokens: 131072  # max_tokens / max_completion_tokens
+//	    max_messages: 4096
+//	    max_tools: 128
+//	    max_stop: 4                # stop strings
+//	    max_stop_bytes: 1024       # bytes of one stop string
+//	    max_content_parts: 1024    # parts of one message
+//	    max_tool_calls: 256        # tool calls of one assistant message
+//	    classifier_window_bytes: 65536    # bytes of each text the classifier reads (head + tail)
+//	    semantic_max_prompt_bytes: 32768  # longer prompts skip the semantic cache (metric)
 //	log:
 //	  level: info                  # debug | info | warn | error
 //	auth:
@@ -68,6 +80,9 @@
 //	      timeout: 0s              # one attempt; 0 = provider timeouts only
 //	      prefill: false           # accepts an assistant prefill (mid-stream continuation)
 //	      context_window: 0        # tokens; 0 = unknown
+//	      first_token_timeout: 0s  # 0 = routing.retry.first_token_timeout
+//	      retry: {}                # overrides routing.retry for this target (same fields)
+//	      breaker: {}              # overrides routing.breaker for this target (same fields)
 //	routing:
 //	  auto_aliases: [auto]         # names routed by the classifier; [] disables
 //	  default_tier: medium         # when the classifier cannot decide
@@ -86,7 +101,9 @@
 //	    failure_ratio: 0.5         # (0,1]
 //	    min_requests: 20           # before failure_ratio applies
 //	    window: 30s
-//	    open_duration: 30s
+//	    open_duration: 1s          # first open period
+//	    open_backoff: 2            # x per re-open (>= 1)
+//	    max_open_duration: 60s     # cap of the open period
 //	    half_open_probes: 1
 //	  retry:
 //	    max_attempts_per_target: 2 # includes the first try
@@ -94,8 +111,15 @@
 //	    backoff_max: 2s            # >= backoff_initial
 //	    retry_after_cap: 60s       # longest a 429 Retry-After sets a target aside
 //	    default_set_aside: 1s      # set-aside of a 429 without Retry-After
+//	    connect_attempts: 2        # on a target the request could not be sent to
+//	    max_retry_after_wait: 3s   # Retry-After waited out once on the same target; negative = never
+//	    first_token_timeout: 15s   # a stream's first token; then fail over (no retry on that target)
 //	  request_timeout: <server.request_timeout>  # all attempts together
 //	  stream_idle_timeout: 30s     # a routed stream silent this long is a failure
+//	  alias_retry: {}              # models alias -> retry overrides for its targets
+//	  idempotency:
+//	    window: 10m                # a repeated Idempotency-Key gets the first answer
+//	    max_entries: 4096          # keys remembered
 //	cache:
 //	  exact:
 //	    enabled: false

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"strings"
 	"time"
 
@@ -49,20 +50,31 @@ func Parse(data []byte, getenv func(string) string) (*Config, error) {
 	return c, nil
 }
 
-// decode reads exactly one YAML document strictly into a Config.
+// decode reads exactly one YAML document strictly into a Config. Schema
+// mistakes (unknown or repeated keys, wrong shapes, values that do not
+// decode) are all reported at once, as a *ValidationError whose problems
+// carry the YAML path and line ("server.lisen: unknown field (line 3)").
 func decode(data []byte) (*Config, error) {
 	c := &Config{}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil {
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
 			return c, nil // empty file: validation reports what is missing
 		}
-		return nil, decodeError(err)
+		return nil, err // a syntax error: yaml.v3 names the line
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return nil, errors.New("yaml: the file must hold exactly one document")
+	}
+	if problems := yamlProblems(&doc, reflect.TypeFor[Config]()); len(problems) > 0 {
+		return nil, &ValidationError{Problems: problems}
+	}
+	strict := yaml.NewDecoder(bytes.NewReader(data))
+	strict.KnownFields(true)
+	if err := strict.Decode(c); err != nil {
+		return nil, decodeError(err) // a case the walker does not model
 	}
 	return c, nil
 }
@@ -103,6 +115,18 @@ func applyDefaults(c *Config) {
 	setDur(&s.HeartbeatInterval, 15*time.Second)
 	setInt(&s.MaxConcurrency, 1024)
 	setDur(&s.ShutdownTimeout, 30*time.Second)
+	setStr(&s.MetricsListen, "127.0.0.1:9464")
+	l := &s.Limits
+	setInt(&l.MaxN, 16)
+	setInt(&l.MaxOutputTokens, 131072)
+	setInt(&l.MaxMessages, 4096)
+	setInt(&l.MaxTools, 128)
+	setInt(&l.MaxStop, 4)
+	setInt(&l.MaxStopBytes, 1024)
+	setInt(&l.MaxContentParts, 1024)
+	setInt(&l.MaxToolCalls, 256)
+	setInt(&l.ClassifierWindowBytes, 64<<10)
+	setInt(&l.SemanticMaxPromptBytes, 32<<10)
 
 	setStr(&c.Log.Level, "info")
 	setStr(&c.Auth.Mode, AuthKeys)
@@ -151,7 +175,9 @@ func applyDefaults(c *Config) {
 	setFloat(&b.FailureRatio, 0.5)
 	setInt(&b.MinRequests, 20)
 	setDur(&b.Window, 30*time.Second)
-	setDur(&b.OpenDuration, 30*time.Second)
+	setDur(&b.OpenDuration, time.Second)
+	setFloat(&b.OpenBackoff, 2)
+	setDur(&b.MaxOpenDuration, 60*time.Second)
 	setInt(&b.HalfOpenProbes, 1)
 	rt := &r.Retry
 	setInt(&rt.MaxAttemptsPerTarget, 2)
@@ -159,6 +185,11 @@ func applyDefaults(c *Config) {
 	setDur(&rt.BackoffMax, 2*time.Second)
 	setDur(&rt.RetryAfterCap, 60*time.Second)
 	setDur(&rt.DefaultSetAside, time.Second)
+	setInt(&rt.ConnectAttempts, 2)
+	setDur(&rt.MaxRetryAfterWait, 3*time.Second)
+	setDur(&rt.FirstTokenTimeout, 15*time.Second)
+	setDur(&r.Idempotency.Window, 10*time.Minute)
+	setInt(&r.Idempotency.MaxEntries, 4096)
 	setDur(&r.StreamIdleTimeout, 30*time.Second)
 	setDur(&r.RequestTimeout, s.RequestTimeout)
 

@@ -84,6 +84,22 @@ func (ck *checker) server(s *Server) {
 	if s.HeartbeatInterval > 0 && s.StreamTimeout > 0 && s.HeartbeatInterval >= s.StreamTimeout {
 		ck.add("server.heartbeat_interval", "must be shorter than server.stream_timeout")
 	}
+	if s.MetricsListen != "off" {
+		if _, _, err := net.SplitHostPort(s.MetricsListen); err != nil {
+			ck.add("server.metrics_listen", "must be host:port, :port or off, got %q", s.MetricsListen)
+		}
+	}
+	l := &s.Limits
+	ck.positive("server.limits.max_n", l.MaxN)
+	ck.positive("server.limits.max_output_tokens", l.MaxOutputTokens)
+	ck.positive("server.limits.max_messages", l.MaxMessages)
+	ck.positive("server.limits.max_tools", l.MaxTools)
+	ck.positive("server.limits.max_stop", l.MaxStop)
+	ck.positive("server.limits.max_stop_bytes", l.MaxStopBytes)
+	ck.positive("server.limits.max_content_parts", l.MaxContentParts)
+	ck.positive("server.limits.max_tool_calls", l.MaxToolCalls)
+	ck.positive("server.limits.classifier_window_bytes", l.ClassifierWindowBytes)
+	ck.positive("server.limits.semantic_max_prompt_bytes", l.SemanticMaxPromptBytes)
 }
 
 func (ck *checker) auth(a *Auth) {
@@ -256,12 +272,38 @@ func (ck *checker) chain(path string, chain []Target, providers map[string]bool)
 		if t.ContextWindow < 0 {
 			ck.add(tp+".context_window", "must not be negative")
 		}
+		if t.FirstTokenTimeout < 0 {
+			ck.add(tp+".first_token_timeout", "must not be negative")
+		}
+		if t.Retry != nil {
+			ck.retryOverride(tp+".retry", t.Retry)
+		}
+		if b := t.Breaker; b != nil {
+			if b.ConsecutiveFailures < 0 || b.MinRequests < 0 || b.HalfOpenProbes < 0 ||
+				b.Window < 0 || b.OpenDuration < 0 || b.MaxOpenDuration < 0 {
+				ck.add(tp+".breaker", "settings must not be negative")
+			}
+			if b.FailureRatio < 0 || b.FailureRatio > 1 {
+				ck.add(tp+".breaker.failure_ratio", "must be within [0,1]")
+			}
+			if b.OpenBackoff != 0 && b.OpenBackoff < 1 {
+				ck.add(tp+".breaker.open_backoff", "must be at least 1")
+			}
+		}
 		for j := 0; j < i; j++ {
 			if chain[j].Provider == t.Provider && chain[j].Model == t.Model {
 				ck.add(tp, "repeats target %d (%s/%s)", j, t.Provider, t.Model)
 				break
 			}
 		}
+	}
+}
+
+// retryOverride checks a partial retry block (zero fields inherit).
+func (ck *checker) retryOverride(path string, r *Retry) {
+	if r.MaxAttemptsPerTarget < 0 || r.ConnectAttempts < 0 || r.BackoffInitial < 0 || r.BackoffMax < 0 ||
+		r.RetryAfterCap < 0 || r.DefaultSetAside < 0 || r.FirstTokenTimeout < 0 {
+		ck.add(path, "settings must not be negative (max_retry_after_wait excepted: negative never waits)")
 	}
 }
 
@@ -332,6 +374,10 @@ func (ck *checker) routing(c *Config, providers map[string]bool) {
 	ck.positive("routing.breaker.min_requests", b.MinRequests)
 	ck.duration("routing.breaker.window", b.Window)
 	ck.duration("routing.breaker.open_duration", b.OpenDuration)
+	if b.OpenBackoff < 1 {
+		ck.add("routing.breaker.open_backoff", "must be at least 1")
+	}
+	ck.duration("routing.breaker.max_open_duration", b.MaxOpenDuration)
 	ck.positive("routing.breaker.half_open_probes", b.HalfOpenProbes)
 
 	rt := &r.Retry
@@ -343,6 +389,16 @@ func (ck *checker) routing(c *Config, providers map[string]bool) {
 	}
 	ck.duration("routing.retry.retry_after_cap", rt.RetryAfterCap)
 	ck.duration("routing.retry.default_set_aside", rt.DefaultSetAside)
+	ck.positive("routing.retry.connect_attempts", rt.ConnectAttempts)
+	ck.duration("routing.retry.first_token_timeout", rt.FirstTokenTimeout)
+	for alias, ar := range r.AliasRetry {
+		if _, ok := c.Models[alias]; !ok {
+			ck.add("routing.alias_retry."+alias, "names no models entry")
+		}
+		ck.retryOverride("routing.alias_retry."+alias, &ar)
+	}
+	ck.duration("routing.idempotency.window", r.Idempotency.Window)
+	ck.positive("routing.idempotency.max_entries", r.Idempotency.MaxEntries)
 	ck.duration("routing.stream_idle_timeout", r.StreamIdleTimeout)
 	ck.duration("routing.request_timeout", r.RequestTimeout)
 }

@@ -12,6 +12,10 @@ import (
 // DefaultLexicalDim is the vector length NewLexical uses when given dim <= 0.
 const DefaultLexicalDim = 512
 
+// LexicalWindowBytes is how much of each text Lexical reads (cut back to a
+// UTF-8 boundary).
+const LexicalWindowBytes = 64 << 10
+
 // lexicalVersion names the feature recipe. Bump it whenever tokenisation,
 // features, weights or hashing change, so vectors stored by an older recipe
 // are never compared with new ones.
@@ -53,7 +57,10 @@ const (
 // embeddings-API model for paraphrase-level matching.
 //
 // An empty text (or one with no letters or digits) embeds to the zero
-// vector, whose cosine with anything is 0. Lexical is safe for concurrent use.
+// vector, whose cosine with anything is 0. Only the first LexicalWindowBytes
+// of a text are embedded, so one call costs O(window) memory however long
+// the text (the semantic cache skips prompts that long anyway). Lexical is
+// safe for concurrent use.
 type Lexical struct {
 	dim  int
 	name string
@@ -103,6 +110,7 @@ func (l *Lexical) Embed(ctx context.Context, texts []string) ([][]float32, error
 	for _, t := range texts {
 		longest = max(longest, len(t))
 	}
+	longest = min(longest, LexicalWindowBytes)
 	s.text = make([]byte, 0, longest+16)
 	s.words = make([][2]int, 0, longest/2+4)
 	s.feats = make([]uint64, 0, 3*longest+16)
@@ -125,6 +133,13 @@ type lexScratch struct {
 }
 
 func (s *lexScratch) embed(t string, v []float32) {
+	if len(t) > LexicalWindowBytes {
+		n := LexicalWindowBytes
+		for n > 0 && !utf8.RuneStart(t[n]) {
+			n--
+		}
+		t = t[:n]
+	}
 	s.tokenize(t)
 	if len(s.words) == 0 {
 		return

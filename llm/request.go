@@ -54,6 +54,9 @@ type Request struct {
 	Tenant string `json:"-"`
 	// RequestID is the x-request-id of the client request.
 	RequestID string `json:"-"`
+	// IdempotencyKey is the client's Idempotency-Key header, "" when none:
+	// a repeat within the window gets the first answer (router.Idempotent).
+	IdempotencyKey string `json:"-"`
 	// Meta collects the decisions that layers make about this request (tier,
 	// target, cache outcome) for response headers, logs and metrics. Shallow
 	// copies of a Request share it. May be nil.

@@ -217,7 +217,8 @@ func jsonErrText(err error) string {
 
 // DecodeRequest decodes a client body into r. Every failure is an *Error of
 // KindInvalidRequest (json.Unmarshal reports syntax errors before
-// UnmarshalJSON runs; this wraps those too).
+// UnmarshalJSON runs; this wraps those too). Beyond JSON syntax it refuses
+// invalid UTF-8 and duplicate object keys (see checkWellFormed).
 func DecodeRequest(body []byte, r *Request) error {
 	// r.UnmarshalJSON validates as it decodes; going through json.Unmarshal
 	// would scan the whole body once more first.
@@ -226,6 +227,9 @@ func DecodeRequest(body []byte, r *Request) error {
 			return e
 		}
 		return &Error{Kind: KindInvalidRequest, Message: "request body is not valid JSON: " + jsonErrText(err)}
+	}
+	if e := checkWellFormed(body); e != nil {
+		return e
 	}
 	return nil
 }

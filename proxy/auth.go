@@ -63,7 +63,10 @@ type authTable struct {
 	byName map[string]*principal // tenant -> principal of its first key
 }
 
-var anonymous = &principal{allowOverride: true}
+// anonymous is the caller in auth mode "none". It may not choose its tier:
+// x-llmrouter-tier is a privilege granted per key (allow_tier_override), and
+// without keys nobody holds it.
+var anonymous = &principal{}
 
 func buildAuth(o AuthOptions) (*authTable, error) {
 	t := &authTable{byName: map[string]*principal{}}

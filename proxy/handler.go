@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"strconv"
 	"time"
@@ -19,6 +20,7 @@ var (
 	hdrAPIKey          = []byte("api-key")
 	hdrXAPIKey         = []byte("x-api-key")
 	hdrRequestID       = []byte("x-request-id")
+	hdrIdempotencyKey  = []byte("Idempotency-Key")
 	hdrTier            = []byte("x-llmrouter-tier")
 	hdrCacheControlReq = []byte("Cache-Control")
 	hdrRetryAfter      = []byte("Retry-After")
@@ -199,9 +201,30 @@ type apiHandler func(ctx *fasthttp.RequestCtx, x *exchange, p *principal) (finis
 
 // api runs the steps common to /v1 routes: request id, auth, concurrency
 // bound, then h; then headers, log line and metrics.
+//
+// A panic in h (or below it, on this goroutine) is recovered: the request
+// gets a 500 in the OpenAI shape, the log a line with the stack, and
+// llmrouter_proxy_panics_total{where="handler"} one more.
 func (s *Server) api(ctx *fasthttp.RequestCtx, route string, h apiHandler) {
 	x := &exchange{start: time.Now(), route: route, requestID: s.requestID(ctx), meta: &llm.Meta{}}
 	ctx.Response.Header.SetBytesK(hdrRequestID, x.requestID)
+	held := false
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		pe := llm.Recovered(v)
+		s.logPanic("handler", x, pe)
+		ctx.Response.Reset()
+		ctx.Response.Header.SetBytesK(hdrRequestID, x.requestID)
+		x.err = pe
+		x.status = writeError(ctx, pe)
+		if held {
+			s.release()
+		}
+		s.finish(x)
+	}()
 	p, aerr := s.auth.Load().authenticate(&ctx.Request.Header)
 	if aerr != nil {
 		x.err = aerr
@@ -219,10 +242,25 @@ func (s *Server) api(ctx *fasthttp.RequestCtx, route string, h apiHandler) {
 		s.finish(x)
 		return
 	}
+	held = true
 	if h(ctx, x, p) {
+		held = false
 		s.release()
 		s.finish(x)
 	}
+}
+
+// logPanic logs a recovered panic with its stack and counts it.
+func (s *Server) logPanic(where string, x *exchange, e *llm.Error) {
+	s.m.panics.WithLabelValues(where).Inc()
+	var pe *llm.PanicError
+	stack := ""
+	if errors.As(e, &pe) {
+		stack = string(pe.Stack)
+	}
+	s.log.LogAttrs(context.Background(), slog.LevelError, "panic while serving a request; answered 500",
+		slog.String("where", where), slog.String("request_id", x.requestID), slog.String("route", x.route),
+		slog.String("panic", e.Error()), slog.String("stack", stack))
 }
 
 func (s *Server) release() {
@@ -292,6 +330,9 @@ func firstNonEmpty(a, b string) string {
 	return b
 }
 
+// maxIdempotencyKey bounds the Idempotency-Key header (Stripe's limit).
+const maxIdempotencyKey = 255
+
 // prepare fills the routing fields of a decoded request from the caller and
 // the request headers: tenant, request id, meta, tier override (only for
 // keys that may override, capped at their MaxTier) and cache control.
@@ -313,6 +354,12 @@ func (s *Server) prepare(ctx *fasthttp.RequestCtx, x *exchange, p *principal, r 
 	}
 	if v := ctx.Request.Header.PeekBytes(hdrCacheControlReq); len(v) > 0 {
 		r.CacheControl = parseCacheControl(v)
+	}
+	if v := ctx.Request.Header.PeekBytes(hdrIdempotencyKey); len(v) > 0 {
+		if len(v) > maxIdempotencyKey {
+			return invalid("Idempotency-Key", "Idempotency-Key must be at most 255 bytes")
+		}
+		r.IdempotencyKey = string(v)
 	}
 	x.model = r.Model
 	x.stream = r.Stream
@@ -384,7 +431,7 @@ func (s *Server) chat(ctx *fasthttp.RequestCtx, x *exchange, p *principal) bool 
 	if err := llm.DecodeRequest(ctx.PostBody(), r); err != nil {
 		return s.fail(ctx, x, llm.AsError(err))
 	}
-	if e := validateChat(r); e != nil {
+	if e := s.validate(r); e != nil {
 		x.model = r.Model
 		return s.fail(ctx, x, e)
 	}

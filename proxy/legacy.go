@@ -182,7 +182,7 @@ func (legacyEncoder) writeChunk(w *bufio.Writer, enc *json.Encoder, c *llm.Chunk
 func (s *Server) legacy(ctx *fasthttp.RequestCtx, x *exchange, p *principal) bool {
 	r, e := decodeLegacy(ctx.PostBody())
 	if e == nil {
-		e = validateChat(r)
+		e = s.validate(r)
 	}
 	if e != nil {
 		return s.fail(ctx, x, e)

@@ -18,6 +18,7 @@ type metrics struct {
 	inFlight     prometheus.Gauge
 	streamEvents *prometheus.CounterVec // route
 	tokens       *prometheus.CounterVec // model, kind
+	panics       *prometheus.CounterVec // where
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -43,9 +44,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "llmrouter", Subsystem: "proxy", Name: "tokens_total",
 			Help: "Tokens reported by answers, by upstream model and kind (prompt, completion, cached).",
 		}, []string{"model", "kind"}),
+		panics: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "llmrouter", Subsystem: "proxy", Name: "panics_total",
+			Help: "Panics recovered while serving a request, by where they happened (handler, stream, stream_recv); each became a 500 or an SSE error event.",
+		}, []string{"where"}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.requests, m.duration, m.inFlight, m.streamEvents, m.tokens} {
+		for _, c := range []prometheus.Collector{m.requests, m.duration, m.inFlight, m.streamEvents, m.tokens, m.panics} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -101,6 +101,10 @@ type Options struct {
 	// DebugLogPrompts adds the last user message to request log lines. Off
 	// by default: prompts are user data.
 	DebugLogPrompts bool
+	// Limits bound the numbers in a request that size allocations (n,
+	// max_tokens, messages, tools, stop strings, parts); a request over one
+	// gets 400 with code "limit_exceeded". Zero fields take llm's defaults.
+	Limits llm.Limits
 }
 
 // ReadyReport is the body of /readyz. Status is "ok", "degraded" or "down";
@@ -207,6 +211,7 @@ func setDefaults(o *Options) {
 	if o.MaxHeaderBytes <= 0 {
 		o.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}
+	o.Limits = o.Limits.WithDefaults()
 	def(&o.ReadTimeout, DefaultReadTimeout)
 	def(&o.IdleTimeout, DefaultIdleTimeout)
 	def(&o.WriteTimeout, DefaultWriteTimeout) // must stay > 0: see streamChat

@@ -105,7 +105,7 @@ func (s *Server) pump(w *bufio.Writer, sctx context.Context, cancel context.Canc
 	go func() { // owner: this pump; exits on a Recv error or on stop
 		defer close(exited)
 		for {
-			c, err := st.Recv()
+			c, err := s.recv(st, x)
 			select {
 			case results <- recvResult{c, err}:
 			case <-stop:
@@ -117,6 +117,11 @@ func (s *Server) pump(w *bufio.Writer, sctx context.Context, cancel context.Canc
 		}
 	}()
 	defer func() {
+		if v := recover(); v != nil {
+			pe := llm.Recovered(v)
+			s.logPanic("stream", x, pe)
+			s.midStreamError(w, x, pe)
+		}
 		close(stop)
 		_ = st.Close()
 		cancel()
@@ -188,6 +193,20 @@ func (s *Server) pump(w *bufio.Writer, sctx context.Context, cancel context.Canc
 			return
 		}
 	}
+}
+
+// recv is st.Recv with a panic turned into a KindInternal error (counted
+// as where="stream_recv"), so a broken Stream ends one stream, not the
+// process.
+func (s *Server) recv(st llm.Stream, x *exchange) (c *llm.Chunk, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			pe := llm.Recovered(v)
+			s.logPanic("stream_recv", x, pe)
+			c, err = nil, pe
+		}
+	}()
+	return st.Recv()
 }
 
 // emit writes one non-chunk event and flushes; it reports a failed write.

@@ -6,6 +6,15 @@ import (
 	"llmrouter/llm"
 )
 
+// validate checks a decoded request against the server's limits, then
+// with validateChat.
+func (s *Server) validate(r *llm.Request) *llm.Error {
+	if e := s.o.Limits.Check(r); e != nil {
+		return e
+	}
+	return validateChat(r)
+}
+
 // validateChat checks a decoded chat request beyond its JSON types. It
 // returns the first problem as a KindInvalidRequest error naming the
 // parameter (messages[i].role style for message fields), or nil.
@@ -50,6 +59,16 @@ func validateChat(r *llm.Request) *llm.Error {
 }
 
 func validateMessage(i int, m *llm.Message) *llm.Error {
+	for j := range m.Content.Parts {
+		switch m.Content.Parts[j].Type {
+		case "text", "image_url", "input_audio", "file", "refusal":
+		case "":
+			return invalid(msgParam(i, "content["+strconv.Itoa(j)+"].type"), "each content part needs a type")
+		default:
+			return invalid(msgParam(i, "content["+strconv.Itoa(j)+"].type"),
+				"unknown content part type; expected one of text, image_url, input_audio, file, refusal")
+		}
+	}
 	switch m.Role {
 	case "system", "developer", "user":
 		if m.Content.IsNull() {

@@ -121,9 +121,26 @@ func (c *Coalescer) Complete(ctx context.Context, req *llm.Request) (*llm.Respon
 
 // run makes the shared call. first is the context of the caller that
 // started it; only its values are used.
-func (c *Coalescer) run(first context.Context, key string, f *flight, req *llm.Request) (any, error) {
+//
+// run recovers a panic of next (singleflight would re-raise it on a
+// goroutine of its own, which no one can recover): every waiter then gets a
+// KindInternal error whose cause is an *llm.PanicError.
+func (c *Coalescer) run(first context.Context, key string, f *flight, req *llm.Request) (res any, err error) {
 	sctx, cancel := context.WithCancelCause(context.WithoutCancel(first))
 	defer cancel(context.Canceled)
+	defer func() {
+		if v := recover(); v != nil {
+			c.mu.Lock()
+			if c.flights[key] == f {
+				delete(c.flights, key)
+			}
+			if f.timer != nil {
+				f.timer.Stop()
+			}
+			c.mu.Unlock()
+			res, err = nil, llm.Recovered(v)
+		}
+	}()
 	c.mu.Lock()
 	f.started = true
 	f.cancel = cancel

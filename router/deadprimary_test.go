@@ -73,6 +73,7 @@ func TestDeadPrimaryUnderLoad(t *testing.T) {
 	}
 	o := testOptions([]Target{tg("a"), tg("b")}, primary, secondary)
 	o.Breaker = BreakerOptions{ConsecutiveFailures: failures, OpenTimeout: openFor, HalfOpenProbes: probes,
+		MaxOpenTimeout: 2 * openFor, // the period doubles once, then stays
 		OnStateChange: func(p, _, _, to string) {
 			if p == "a" && to == "open" {
 				opens.Add(1)
@@ -118,7 +119,7 @@ func TestDeadPrimaryUnderLoad(t *testing.T) {
 			preTrip, stragglers, bound)
 	}
 	n := opens.Load()
-	minOpens := int64(dur*5/6/(openFor+50*time.Millisecond)) / 2
+	minOpens := int64(dur*5/6/(2*openFor+50*time.Millisecond)) / 2
 	if n < minOpens {
 		t.Fatalf("breaker opened %d times, want at least %d over the dead period", n, minOpens)
 	}

@@ -3,9 +3,11 @@ package router
 import (
 	"context"
 	"io"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"llmrouter/llm"
@@ -119,7 +121,8 @@ func PoolFull(name string) *fake {
 // RefusesConnections fails at once like a dial to a closed port.
 func RefusesConnections(name string) *fake {
 	return failing(name, func() *llm.Error {
-		return &llm.Error{Kind: llm.KindUpstreamError, Provider: name, Message: "connection refused"}
+		return &llm.Error{Kind: llm.KindUpstreamError, Provider: name, Message: "upstream connection failed",
+			Err: &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}}
 	})
 }
 
@@ -286,11 +289,12 @@ func words(text string) []string {
 type scriptEnd int
 
 const (
-	endEOF       scriptEnd = iota // finish chunk, usage chunk, io.EOF
-	endCut                        // error: connection reset mid-stream
-	endStall                      // blocks until Close or ctx
-	endMalformed                  // error: malformed chunk
-	endNoDone                     // finish chunk, then error: no [DONE]
+	endEOF         scriptEnd = iota // finish chunk, usage chunk, io.EOF
+	endCut                          // error: connection reset mid-stream
+	endStall                        // blocks until Close or ctx
+	endMalformed                    // error: malformed chunk
+	endNoDone                       // finish chunk, then error: no [DONE]
+	endEOFNoFinish                  // io.EOF with no finish chunk (a truncated body)
 )
 
 // script is a scripted provider stream: a role chunk, one chunk per piece

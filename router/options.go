@@ -34,13 +34,16 @@ type Target struct {
 	// Model is the upstream model name sent to the provider. Required.
 	Model string
 	// Timeout bounds one attempt on this target: the whole call for
-	// Complete and Embed, and the time until the first content chunk for
-	// Stream (after that, the stream idle timeout and the request budget
-	// apply). 0 means only the request budget bounds it.
+	// Complete and Embed, and (when shorter than the first-token timeout)
+	// the time until the first content chunk for Stream. 0 means only the
+	// request budget bounds it.
 	Timeout time.Duration
 	// Prefill reports that the provider continues an answer when the last
 	// message is an assistant message (Anthropic prefill). A stream cut
-	// after content was sent may be continued on such a target.
+	// after content was sent is continued on such a target with a prefill;
+	// any other target regenerates the answer and is used only when its
+	// beginning matches what the client already has. A target is never
+	// sent a prefill unless Prefill is set, nor after it rejected one.
 	Prefill bool
 	// ContextWindow is the model's context size in tokens, 0 when unknown.
 	// A context-length error fails over only to a target with a larger
@@ -49,6 +52,15 @@ type Target struct {
 	// StreamIdleTimeout overrides RetryOptions.StreamIdleTimeout for this
 	// target when > 0.
 	StreamIdleTimeout time.Duration
+	// Retry overrides Options.Retry for this target: its non-zero fields
+	// win. nil inherits everything.
+	Retry *RetryOptions
+	// Breaker overrides Options.Breaker for this target's breaker: its
+	// non-zero fields win (OnStateChange is always the global one). The
+	// breaker is per (provider, model): wherever a pair appears, its
+	// effective settings must be the same (New and Update reject a
+	// difference).
+	Breaker *BreakerOptions
 }
 
 func (t Target) String() string { return t.Provider + "/" + t.Model }
@@ -79,12 +91,20 @@ type BreakerOptions struct {
 	// Window is the rolling window of the counts in the closed state.
 	// Default 60 s.
 	Window time.Duration
-	// OpenTimeout is how long an open breaker rejects calls before it lets
-	// half-open probes through. Default 30 s.
+	// OpenTimeout is the first open period: how long a freshly opened
+	// breaker rejects calls before it lets half-open probes through.
+	// Default 1 s.
 	OpenTimeout time.Duration
-	// HalfOpenProbes is how many requests may pass in the half-open state;
-	// that many consecutive successes close the breaker, any failure
-	// reopens it. Default 1.
+	// OpenBackoff multiplies the open period on each re-open (a failed
+	// probe, or a trip within Window of closing). Default 2; must be >= 1.
+	OpenBackoff float64
+	// MaxOpenTimeout caps the open period. Default 60 s; raised to
+	// OpenTimeout when smaller.
+	MaxOpenTimeout time.Duration
+	// HalfOpenProbes is how many requests may pass in the half-open state,
+	// in flight and completed together (probes cannot multiply traffic);
+	// that many successes close the breaker, any failure reopens it with
+	// the next open period. Default 1.
 	HalfOpenProbes uint32
 	// OnStateChange, when set, is called on every state change with the
 	// states' names ("closed", "half-open", "open"). It runs under the
@@ -92,11 +112,28 @@ type BreakerOptions struct {
 	OnStateChange func(provider, model, from, to string)
 }
 
-// RetryOptions configures retries and timers.
+// RetryOptions is the per-error-class policy (see failover) and its timers.
+// Options.Retry holds the defaults; Target.Retry overrides them per target.
 type RetryOptions struct {
 	// MaxAttemptsPerTarget bounds the attempts on one target for one
-	// request (first try included). Default 2.
+	// request after upstream 5xx answers (first try included). Default 2.
 	MaxAttemptsPerTarget int
+	// ConnectAttempts bounds the attempts on one target when the request
+	// could not be sent (connection refused, dial or write failure).
+	// Default 2: one retry, then fail over.
+	ConnectAttempts int
+	// MaxRetryAfterWait is the longest Retry-After (429, 503, 529) waited
+	// out on the same target, once per request, when the request's
+	// remaining budget allows; a longer one sets the target aside and
+	// fails over at once. Default 3 s; negative never waits.
+	MaxRetryAfterWait time.Duration
+	// FirstTokenTimeout bounds the time from opening a stream to its first
+	// content chunk (content, reasoning, tool call, refusal or finish).
+	// Until then a silent target is given up and the next one asked,
+	// invisibly to the client, and not retried within the request.
+	// Default 15 s. It is separate from StreamIdleTimeout (between
+	// events, after the first) and the request budget (total).
+	FirstTokenTimeout time.Duration
 	// BackoffBase and BackoffMax shape the exponential backoff with full
 	// jitter between attempts on the same target. Defaults 100 ms and 2 s.
 	BackoffBase, BackoffMax time.Duration
@@ -118,6 +155,9 @@ type Options struct {
 	Providers map[string]llm.Completer
 	// Aliases maps pinned public model names to their chains.
 	Aliases map[string][]Target
+	// AliasRetry overrides Retry for every target of the named alias (its
+	// non-zero fields win); a Target.Retry wins over it.
+	AliasRetry map[string]*RetryOptions
 	// Auto lists the auto aliases, routed by req.Tier. nil means ["auto"]
 	// when Tiers is not empty; an empty non-nil slice means none.
 	Auto []string
@@ -152,14 +192,30 @@ func (o *Options) applyDefaults() {
 		b.Window = 60 * time.Second
 	}
 	if b.OpenTimeout <= 0 {
-		b.OpenTimeout = 30 * time.Second
+		b.OpenTimeout = time.Second
 	}
+	if b.OpenBackoff == 0 {
+		b.OpenBackoff = 2
+	}
+	if b.MaxOpenTimeout <= 0 {
+		b.MaxOpenTimeout = 60 * time.Second
+	}
+	b.MaxOpenTimeout = max(b.MaxOpenTimeout, b.OpenTimeout)
 	if b.HalfOpenProbes == 0 {
 		b.HalfOpenProbes = 1
 	}
 	r := &o.Retry
 	if r.MaxAttemptsPerTarget <= 0 {
 		r.MaxAttemptsPerTarget = 2
+	}
+	if r.ConnectAttempts <= 0 {
+		r.ConnectAttempts = 2
+	}
+	if r.MaxRetryAfterWait == 0 {
+		r.MaxRetryAfterWait = 3 * time.Second
+	}
+	if r.FirstTokenTimeout <= 0 {
+		r.FirstTokenTimeout = 15 * time.Second
 	}
 	if r.BackoffBase <= 0 {
 		r.BackoffBase = 100 * time.Millisecond
@@ -212,6 +268,9 @@ func (o *Options) validate() error {
 			if t.Timeout < 0 || t.ContextWindow < 0 || t.StreamIdleTimeout < 0 {
 				return fmt.Errorf("router: %s target %d has a negative setting", where, i)
 			}
+			if b := t.Breaker; b != nil && (b.FailureRatio < 0 || b.FailureRatio > 1 || b.OpenBackoff != 0 && b.OpenBackoff < 1) {
+				return fmt.Errorf("router: %s target %d: breaker failure ratio must be within [0, 1] and open backoff >= 1", where, i)
+			}
 		}
 		return nil
 	}
@@ -257,5 +316,69 @@ func (o *Options) validate() error {
 	if b := o.Breaker; b.FailureRatio < 0 || b.FailureRatio > 1 {
 		return fmt.Errorf("router: breaker failure ratio %v is not within [0, 1]", b.FailureRatio)
 	}
+	if o.Breaker.OpenBackoff < 1 {
+		return fmt.Errorf("router: breaker open backoff %v is below 1", o.Breaker.OpenBackoff)
+	}
 	return nil
+}
+
+// mergeRetry returns base with the non-zero fields of over.
+func mergeRetry(base RetryOptions, over *RetryOptions) RetryOptions {
+	if over == nil {
+		return base
+	}
+	set := func(dst *time.Duration, v time.Duration) {
+		if v != 0 {
+			*dst = v
+		}
+	}
+	seti := func(dst *int, v int) {
+		if v > 0 {
+			*dst = v
+		}
+	}
+	seti(&base.MaxAttemptsPerTarget, over.MaxAttemptsPerTarget)
+	seti(&base.ConnectAttempts, over.ConnectAttempts)
+	set(&base.BackoffBase, over.BackoffBase)
+	set(&base.BackoffMax, over.BackoffMax)
+	set(&base.MaxSetAside, over.MaxSetAside)
+	set(&base.DefaultSetAside, over.DefaultSetAside)
+	set(&base.StreamIdleTimeout, over.StreamIdleTimeout)
+	set(&base.MaxRetryAfterWait, over.MaxRetryAfterWait)
+	set(&base.FirstTokenTimeout, over.FirstTokenTimeout)
+	return base
+}
+
+// mergeBreaker returns base with the non-zero fields of over (never its
+// OnStateChange).
+func mergeBreaker(base BreakerOptions, over *BreakerOptions) BreakerOptions {
+	if over == nil {
+		return base
+	}
+	if over.ConsecutiveFailures > 0 {
+		base.ConsecutiveFailures = over.ConsecutiveFailures
+	}
+	if over.FailureRatio > 0 {
+		base.FailureRatio = over.FailureRatio
+	}
+	if over.MinRequests > 0 {
+		base.MinRequests = over.MinRequests
+	}
+	if over.Window > 0 {
+		base.Window = over.Window
+	}
+	if over.OpenTimeout > 0 {
+		base.OpenTimeout = over.OpenTimeout
+	}
+	if over.OpenBackoff >= 1 {
+		base.OpenBackoff = over.OpenBackoff
+	}
+	if over.MaxOpenTimeout > 0 {
+		base.MaxOpenTimeout = over.MaxOpenTimeout
+	}
+	base.MaxOpenTimeout = max(base.MaxOpenTimeout, base.OpenTimeout)
+	if over.HalfOpenProbes > 0 {
+		base.HalfOpenProbes = over.HalfOpenProbes
+	}
+	return base
 }

@@ -34,6 +34,7 @@ type target struct {
 	Target
 	provider llm.Completer
 	state    *targetState
+	retry    RetryOptions // Options.Retry merged with Target.Retry
 }
 
 type tierChain struct {
@@ -103,36 +104,40 @@ func buildSnapshot(o Options, old *snapshot) (*snapshot, error) {
 		providers[k] = v
 	}
 	s.opts.Providers = providers
-	s.opts.Aliases, s.opts.Tiers = nil, nil
+	s.opts.Aliases, s.opts.Tiers, s.opts.AliasRetry = nil, nil, nil
 
 	oldStates := map[targetKey]*targetState{}
-	keepOld := old != nil && sameBreakerSettings(old.opts.Breaker, o.Breaker)
-	if keepOld {
+	if old != nil {
 		for _, ts := range old.states {
 			oldStates[ts.key] = ts
 		}
 	}
 	states := map[targetKey]*targetState{}
-	bind := func(chain []Target) []*target {
+	var bindErr error
+	bind := func(chain []Target, aliasRetry *RetryOptions) []*target {
 		out := make([]*target, len(chain))
 		for i, t := range chain {
 			k := targetKey{t.Provider, t.Model}
 			p := providers[t.Provider]
+			bo := mergeBreaker(o.Breaker, t.Breaker)
 			ts := states[k]
-			if ts == nil {
-				if prev := oldStates[k]; prev != nil && sameProvider(prev.provider, p) {
+			switch {
+			case ts == nil:
+				if prev := oldStates[k]; prev != nil && sameProvider(prev.provider, p) && sameBreakerSettings(prev.cb.o, bo) {
 					ts = prev
 				} else {
-					ts = newTargetState(k, p, o.Breaker, log)
+					ts = newTargetState(k, p, bo, log)
 				}
 				states[k] = ts
+			case !sameBreakerSettings(ts.cb.o, bo) && bindErr == nil:
+				bindErr = fmt.Errorf("router: target %s has different breaker settings in different chains", t)
 			}
-			out[i] = &target{Target: t, provider: p, state: ts}
+			out[i] = &target{Target: t, provider: p, state: ts, retry: mergeRetry(mergeRetry(o.Retry, aliasRetry), t.Retry)}
 		}
 		return out
 	}
 	for name, chain := range o.Aliases {
-		s.aliases[name] = bind(chain)
+		s.aliases[name] = bind(chain, o.AliasRetry[name])
 		s.models = append(s.models, name)
 	}
 	for _, a := range o.Auto {
@@ -142,7 +147,10 @@ func buildSnapshot(o Options, old *snapshot) (*snapshot, error) {
 		}
 	}
 	for tier, p := range o.Tiers {
-		s.tiers[tier] = tierChain{chain: bind(p.Chain), onExhausted: p.OnExhausted}
+		s.tiers[tier] = tierChain{chain: bind(p.Chain, nil), onExhausted: p.OnExhausted}
+	}
+	if bindErr != nil {
+		return nil, bindErr
 	}
 	sort.Strings(s.models)
 	for _, ts := range states {
@@ -158,14 +166,14 @@ func buildSnapshot(o Options, old *snapshot) (*snapshot, error) {
 func sameBreakerSettings(a, b BreakerOptions) bool {
 	type settings struct {
 		f, n     uint32
-		r        float64
-		w, o     time.Duration
+		r, ob    float64
+		w, o, mo time.Duration
 		probes   uint32
 		hookAddr uintptr
 	}
 	key := func(o BreakerOptions) settings {
-		return settings{o.ConsecutiveFailures, o.MinRequests, o.FailureRatio, o.Window, o.OpenTimeout,
-			o.HalfOpenProbes, reflect.ValueOf(o.OnStateChange).Pointer()}
+		return settings{o.ConsecutiveFailures, o.MinRequests, o.FailureRatio, o.OpenBackoff, o.Window, o.OpenTimeout,
+			o.MaxOpenTimeout, o.HalfOpenProbes, reflect.ValueOf(o.OnStateChange).Pointer()}
 	}
 	return key(a) == key(b)
 }
@@ -224,12 +232,15 @@ func (r *Router) Health() []TargetHealth {
 	now := time.Now()
 	out := make([]TargetHealth, 0, len(s.states))
 	for _, ts := range s.states {
+		v := ts.cb.view()
 		out = append(out, TargetHealth{
 			Provider:            ts.key.provider,
 			Model:               ts.key.model,
-			State:               ts.cb.State().String(),
+			State:               v.state.String(),
 			SetAsideUntil:       ts.asideUntil(now),
-			ConsecutiveFailures: ts.cb.Counts().ConsecutiveFailures,
+			ConsecutiveFailures: v.consecutive,
+			NextProbe:           v.nextProbe,
+			OpenFor:             v.openFor,
 		})
 	}
 	return out

@@ -115,7 +115,7 @@ func TestCompleteFaults(t *testing.T) {
 		{"local pool full tries the next target",
 			func() []*fake { return []*fake{PoolFull("a"), Answers("b", answer)} }, nil,
 			want{calls: []int{1, 1}, answered: "b"}},
-		{"HangsBeforeHeaders times out per attempt",
+		{"HangsBeforeHeaders times out once and fails over without retry",
 			func() []*fake { return []*fake{HangsBeforeHeaders("a"), Answers("b", answer)} },
 			func(i int, f *fake) Target {
 				t := tg(f.name)
@@ -124,8 +124,8 @@ func TestCompleteFaults(t *testing.T) {
 				}
 				return t
 			},
-			want{calls: []int{2, 1}, answered: "b"}},
-		{"SlowFirstToken beyond the target timeout fails over",
+			want{calls: []int{1, 1}, answered: "b"}},
+		{"SlowFirstToken beyond the target timeout fails over without retry",
 			func() []*fake { return []*fake{SlowFirstToken("a", answer, time.Minute), Answers("b", answer)} },
 			func(i int, f *fake) Target {
 				t := tg(f.name)
@@ -134,7 +134,7 @@ func TestCompleteFaults(t *testing.T) {
 				}
 				return t
 			},
-			want{calls: []int{2, 1}, answered: "b"}},
+			want{calls: []int{1, 1}, answered: "b"}},
 		{"ContentPolicyReject is returned as is",
 			func() []*fake { return []*fake{ContentPolicyReject("a"), Answers("b", answer)} }, nil,
 			want{calls: []int{1, 0}, kind: llm.KindInvalidRequest, code: llm.CodeContentFilter}},
@@ -343,7 +343,8 @@ func TestBreakerOpensAndHalfOpenProbesRecover(t *testing.T) {
 	dead := DownThenUp("a", "primary answer")
 	b := Answers("b", "secondary answer")
 	o := testOptions([]Target{tg("a"), tg("b")}, dead, b)
-	o.Breaker = BreakerOptions{ConsecutiveFailures: 3, OpenTimeout: 150 * time.Millisecond, HalfOpenProbes: 2}
+	o.Breaker = BreakerOptions{ConsecutiveFailures: 3, OpenTimeout: 150 * time.Millisecond, HalfOpenProbes: 2,
+		OpenBackoff: 2, MaxOpenTimeout: 300 * time.Millisecond}
 	o.Retry.MaxAttemptsPerTarget = 1
 	reg := prometheus.NewRegistry()
 	o.Registerer = reg
@@ -374,12 +375,12 @@ func TestBreakerOpensAndHalfOpenProbesRecover(t *testing.T) {
 	if _, err := r.Complete(ctx, chatReq("m")); err != nil {
 		t.Fatal(err)
 	}
-	if dead.n() != 4 || r.Health()[0].State != "open" {
-		t.Fatalf("want exactly one failed probe and the breaker open again: calls %d, %+v", dead.n(), r.Health()[0])
+	if h := r.Health()[0]; dead.n() != 4 || h.State != "open" || h.OpenFor != 300*time.Millisecond || h.NextProbe.IsZero() {
+		t.Fatalf("want exactly one failed probe and the breaker open again for twice as long (capped): calls %d, %+v", dead.n(), h)
 	}
 	// It recovers; two successful probes close the breaker.
 	dead.down.Store(false)
-	time.Sleep(200 * time.Millisecond)
+	time.Sleep(350 * time.Millisecond)
 	for i := 0; i < 2; i++ {
 		resp, err := r.Complete(ctx, chatReq("m"))
 		if err != nil || text(resp) != "primary answer" {

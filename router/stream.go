@@ -25,9 +25,17 @@ var (
 // Until its first content chunk (content, reasoning, tool calls, refusal or
 // a finish reason) has been returned, a failed upstream is replaced by the
 // next target invisibly: the duplicate role chunk is dropped and chunk IDs
-// are rewritten to the first one. After that, a failure is continued on a
-// Prefill target with the delivered text as an assistant prefill, or ends
-// the stream with an *llm.Error whose Sent is true.
+// are rewritten to the first one. After that, a failure of a plain-text
+// answer is rescued on the next target: with the delivered text as an
+// assistant prefill where the target supports it (Target.Prefill, and it
+// has not rejected one), else by regenerating the answer and passing on
+// only what follows the delivered text when the regenerated beginning
+// matches it exactly. Otherwise the stream ends with an *llm.Error whose
+// Sent is true and whose cause is the original failure.
+//
+// An upstream that ends without its final marker after every choice
+// delivered a finish_reason (and the usage chunk, when the client asked
+// for one) ends cleanly; one that ends without a finish_reason never does.
 type stream struct {
 	snap   *snapshot
 	parent context.Context // the caller's ctx, to tell cancel from timeout
@@ -50,8 +58,12 @@ type stream struct {
 	sentBytes int
 	toolCalls bool
 	reasoning bool
-	finished  bool
+	finished  bool   // some choice delivered a finish_reason
+	seen      uint64 // bit i: choice i delivered something (i < 64)
+	fin       uint64 // bit i: choice i delivered its finish_reason
+	gotUsage  bool
 	multi     bool
+	cause     *llm.Error // the failure a rescue is for
 	id        string
 	created   int64
 	carried   *llm.Usage // usage reported by attempts that later failed
@@ -59,16 +71,26 @@ type stream struct {
 
 // upstream is one attempt's stream and its watchdog.
 type upstream struct {
-	t      *target
-	ctx    context.Context
-	cancel context.CancelCauseFunc
-	once   sync.Once
-	doneFn func(error)
-	idle   time.Duration
-	ttft   time.Time // first-content deadline; zero when none
+	t       *target
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
+	once    sync.Once
+	doneFn  func(error)
+	idle    time.Duration
+	ttft    time.Time // first-content deadline; zero when none
+	ttftFor time.Duration
 	// gotContent is read by Close on another goroutine.
 	gotContent atomic.Bool
 	usage      *llm.Usage
+	// prefill: the request carried the delivered text as a prefill.
+	prefill bool
+	// regen: the request is the original one, regenerating an answer whose
+	// beginning (expect) the client has; Recv passes on only what follows
+	// it once caughtUp.
+	regen    bool
+	expect   string
+	regenBuf strings.Builder
+	caughtUp bool
 
 	mu     sync.Mutex
 	s      llm.Stream
@@ -140,33 +162,45 @@ func (u *upstream) watchdogErr(err error) (*llm.Error, bool) {
 			Message: fmt.Sprintf("%s stream stalled: no event for %s", u.t, u.idle)}, true
 	case errors.Is(cause, errFirstToken):
 		return &llm.Error{Kind: llm.KindTimeout, Provider: u.t.Provider, Err: err,
-			Message: fmt.Sprintf("%s sent no first token within %s", u.t, u.t.Timeout)}, true
+			Message: fmt.Sprintf("%s sent no first token within %s", u.t, u.ttftFor)}, true
 	}
 	return nil, false
 }
 
 func (s *stream) newUpstream(t *target, done func(error)) *upstream {
-	u := &upstream{t: t, doneFn: done, idle: s.snap.opts.Retry.StreamIdleTimeout}
+	u := &upstream{t: t, doneFn: done, idle: t.retry.StreamIdleTimeout}
 	if t.StreamIdleTimeout > 0 {
 		u.idle = t.StreamIdleTimeout
 	}
-	if t.Timeout > 0 {
-		u.ttft = time.Now().Add(t.Timeout)
+	u.ttftFor = t.retry.FirstTokenTimeout
+	if t.Timeout > 0 && t.Timeout < u.ttftFor {
+		u.ttftFor = t.Timeout
+	}
+	if !s.committed && u.ttftFor > 0 {
+		u.ttft = time.Now().Add(u.ttftFor)
 	}
 	u.ctx, u.cancel = context.WithCancelCause(s.ctx)
 	return u
 }
 
-// requestFor is the request sent to t: the original with t's model, plus,
-// once content was delivered, the delivered text as an assistant prefill.
-func (s *stream) requestFor(t *target) *llm.Request {
+// requestFor is the request sent to t on u: the original with t's model,
+// plus, once content was delivered, either the delivered text as an
+// assistant prefill (a Prefill target that has not rejected one) or
+// nothing more, to regenerate and compare.
+func (s *stream) requestFor(t *target, u *upstream) *llm.Request {
 	r2 := *s.req
 	r2.Model = t.Model
-	if s.committed {
+	if !s.committed {
+		return &r2
+	}
+	if t.Prefill && !t.state.prefillRefused.Load() {
+		u.prefill = true
 		msgs := make([]llm.Message, len(s.req.Messages), len(s.req.Messages)+1)
 		copy(msgs, s.req.Messages)
 		r2.Messages = append(msgs, llm.Message{Role: "assistant", Content: llm.TextContent(s.text.String())})
+		return &r2
 	}
+	u.regen, u.expect = true, s.text.String()
 	return &r2
 }
 
@@ -180,7 +214,11 @@ func (s *stream) open() (*upstream, error) {
 		}
 		u := s.newUpstream(t, done)
 		stop := u.arm()
-		st, err := t.provider.Stream(u.ctx, s.requestFor(t))
+		octx := u.ctx
+		if !u.ttft.IsZero() {
+			octx = llm.WithHeaderDeadline(octx, u.ttft)
+		}
+		st, err := t.provider.Stream(octx, s.requestFor(t, u))
 		stop()
 		if err == nil {
 			if u.set(st) {
@@ -188,11 +226,22 @@ func (s *stream) open() (*upstream, error) {
 			}
 			err = context.Cause(u.ctx)
 		}
-		ferr := error(llm.AsError(err))
+		ferr := llm.AsError(err)
 		if we, ok := u.watchdogErr(err); ok {
 			ferr = we
 		}
 		u.release()
+		if u.prefill && ferr.Kind == llm.KindInvalidRequest {
+			// The target refuses prefills: say so for later rescues and
+			// regenerate on it instead. Its rejection is not the error the
+			// client will see; the original failure stays the cause.
+			t.state.prefillRefused.Store(true)
+			u.done(nil)
+			s.snap.log.Warn("router target rejected a prefill continuation; regenerating on it instead",
+				"provider", t.Provider, "model", t.Model, "err", ferr)
+			s.f.tries--
+			continue
+		}
 		if err := s.f.failed(s.ctx, s.parent, t, u.done, ferr, false); err != nil {
 			return nil, err
 		}
@@ -216,7 +265,18 @@ func (s *stream) Recv() (*llm.Chunk, error) {
 		c, err := u.s.Recv()
 		stop()
 		if err == nil {
-			if out := s.accept(u, c); out != nil {
+			out, aerr := s.accept(u, c)
+			if aerr != nil {
+				// The regenerating target answered, just not the same way.
+				u.done(nil)
+				u.release()
+				cause := s.causeOr(&llm.Error{Kind: llm.KindUpstreamError, Message: "stream failed"})
+				s.snap.log.Warn("router stream rescue by regeneration failed", "provider", u.t.Provider,
+					"model", u.t.Model, "bytes", s.sentBytes, "err", aerr)
+				return s.fail(s.sentErr(u.t, &llm.Error{Kind: llm.KindUpstreamError, Provider: u.t.Provider,
+					Message: aerr.Error(), Err: cause}, cause))
+			}
+			if out != nil {
 				return out, nil
 			}
 			continue
@@ -224,16 +284,28 @@ func (s *stream) Recv() (*llm.Chunk, error) {
 		if s.isClosed() {
 			return s.fail(errStreamClosed)
 		}
+		e := llm.AsError(err)
 		if errors.Is(err, io.EOF) {
+			if s.complete() {
+				u.done(nil)
+				u.release()
+				s.err = io.EOF
+				s.cancel()
+				return nil, io.EOF
+			}
+			e = &llm.Error{Kind: llm.KindUpstreamError, Provider: u.t.Provider, Err: err,
+				Message: fmt.Sprintf("%s stream ended without a finish_reason", u.t)}
+		} else if we, ok := u.watchdogErr(err); ok {
+			e = we
+		} else if s.complete() {
+			// The whole answer arrived; only the final marker is missing.
 			u.done(nil)
 			u.release()
+			s.snap.log.Info("router upstream closed after a complete answer without its final marker; ending cleanly",
+				"provider", u.t.Provider, "model", u.t.Model, "err", e)
 			s.err = io.EOF
 			s.cancel()
 			return nil, io.EOF
-		}
-		e := llm.AsError(err)
-		if we, ok := u.watchdogErr(err); ok {
-			e = we
 		}
 		u.release()
 		s.carried = addUsage(s.carried, u.usage)
@@ -244,15 +316,20 @@ func (s *stream) Recv() (*llm.Chunk, error) {
 			return s.fail(s.sentErr(u.t, e, e))
 		}
 		if s.committed {
-			s.f.prefillOnly = true
+			if s.cause == nil {
+				s.cause = e
+			}
 			s.f.minWindow = 0
 		}
 		if ferr := s.f.failed(s.ctx, s.parent, u.t, u.done, e, false); ferr != nil {
-			return s.fail(s.sentErr(u.t, ferr, e))
+			return s.fail(s.sentErr(u.t, ferr, s.causeOr(e)))
+		}
+		if s.committed {
+			s.f.rescue()
 		}
 		nu, oerr := s.open()
 		if oerr != nil {
-			return s.fail(s.sentErr(u.t, oerr, e))
+			return s.fail(s.sentErr(u.t, oerr, s.causeOr(e)))
 		}
 		s.mu.Lock()
 		if s.closed {
@@ -266,13 +343,87 @@ func (s *stream) Recv() (*llm.Chunk, error) {
 	}
 }
 
+func (s *stream) causeOr(e *llm.Error) *llm.Error {
+	if s.cause != nil {
+		return s.cause
+	}
+	return e
+}
+
+// complete reports whether every choice that delivered anything also
+// delivered its finish_reason, and the usage chunk arrived when the client
+// asked for it.
+func (s *stream) complete() bool {
+	return s.fin != 0 && s.fin == s.seen && (!s.req.WantsUsage() || s.gotUsage)
+}
+
+// catchUp feeds a regenerating upstream's chunk c. Until the regenerated
+// text covers what the client already has, chunks are held back (nil);
+// the chunk that covers it is returned carrying only the text after it.
+// A beginning that differs, or anything but plain text on choice 0, is a
+// mismatch error.
+func (s *stream) catchUp(u *upstream, c *llm.Chunk) (*llm.Chunk, error) {
+	mismatch := func(why string) (*llm.Chunk, error) {
+		return nil, fmt.Errorf("the regenerated answer %s", why)
+	}
+	var fin *string
+	for i := range c.Choices {
+		ch := &c.Choices[i]
+		d := &ch.Delta
+		if ch.Index != 0 || len(d.ToolCalls) > 0 || d.ReasoningContent != nil && *d.ReasoningContent != "" ||
+			d.Refusal != nil && *d.Refusal != "" {
+			return mismatch("is not the same plain-text answer")
+		}
+		if d.Content != nil {
+			u.regenBuf.WriteString(*d.Content)
+		}
+		fin = ch.FinishReason
+	}
+	buf := u.regenBuf.String()
+	if len(buf) < len(u.expect) {
+		switch {
+		case !strings.HasPrefix(u.expect, buf):
+			return mismatch("differs from the text already sent")
+		case fin != nil || c.Usage != nil:
+			return mismatch("ended before reaching the text already sent")
+		}
+		return nil, nil
+	}
+	if !strings.HasPrefix(buf, u.expect) {
+		return mismatch("differs from the text already sent")
+	}
+	u.caughtUp = true
+	rest := buf[len(u.expect):]
+	out := *c
+	out.Choices = []llm.ChunkChoice{{Index: 0, Delta: llm.Delta{Content: &rest}, FinishReason: fin}}
+	if len(c.Choices) == 0 {
+		out.Choices = nil
+	}
+	return &out, nil
+}
+
 // accept updates the delivery state with c and returns the chunk to hand
 // to the client, or nil to drop it.
-func (s *stream) accept(u *upstream, c *llm.Chunk) *llm.Chunk {
+func (s *stream) accept(u *upstream, c *llm.Chunk) (*llm.Chunk, error) {
 	if c.Model == "" {
 		c.Model = u.t.Model
 	}
+	if u.regen && !u.caughtUp {
+		if len(c.Choices) == 0 && c.Usage == nil {
+			return nil, nil
+		}
+		if len(c.Choices) == 1 && c.Choices[0].Delta.Role != "" && c.Choices[0].FinishReason == nil &&
+			(c.Choices[0].Delta.Content == nil || *c.Choices[0].Delta.Content == "") {
+			return nil, nil // the regeneration's opening role chunk
+		}
+		out, err := s.catchUp(u, c)
+		if out == nil {
+			return nil, err
+		}
+		c = out
+	}
 	if c.Usage != nil {
+		s.gotUsage = true
 		uc := *c.Usage
 		u.usage = &uc
 		if s.carried != nil {
@@ -289,6 +440,12 @@ func (s *stream) accept(u *upstream, c *llm.Chunk) *llm.Chunk {
 		d := &ch.Delta
 		if ch.Index != 0 {
 			s.multi = true
+		}
+		if ch.Index >= 0 && ch.Index < 64 {
+			s.seen |= 1 << ch.Index
+			if ch.FinishReason != nil {
+				s.fin |= 1 << ch.Index
+			}
 		}
 		if d.Content != nil && *d.Content != "" {
 			content = true
@@ -322,7 +479,7 @@ func (s *stream) accept(u *upstream, c *llm.Chunk) *llm.Chunk {
 		}
 	}
 	if !content && c.Usage == nil && hadRole {
-		return nil // a failed-over or continuation attempt's opening chunk
+		return nil, nil // a failed-over or continuation attempt's opening chunk
 	}
 	if content && !u.gotContent.Load() {
 		u.gotContent.Store(true)
@@ -336,7 +493,7 @@ func (s *stream) accept(u *upstream, c *llm.Chunk) *llm.Chunk {
 	} else {
 		c.ID, c.Created = s.id, s.created
 	}
-	return c
+	return c, nil
 }
 
 // continuable reports whether a prefill continuation can complete the
@@ -364,8 +521,13 @@ func (s *stream) sentErr(t *target, err error, cause *llm.Error) error {
 		}
 		return &c
 	}
-	return &llm.Error{Kind: llm.KindUpstreamError, Provider: t.Provider, Sent: true,
-		Message: fmt.Sprintf("upstream stream failed after %d bytes", s.sentBytes), Err: err}
+	msg := fmt.Sprintf("upstream stream failed after %d bytes", s.sentBytes)
+	if cause != nil && e != cause {
+		// The rescue failed too; the original failure stays the cause.
+		msg += ": " + cause.Message + "; rescue failed: " + e.Message
+		return &llm.Error{Kind: llm.KindUpstreamError, Provider: cause.Provider, Sent: true, Message: msg, Err: cause}
+	}
+	return &llm.Error{Kind: llm.KindUpstreamError, Provider: t.Provider, Sent: true, Message: msg, Err: err}
 }
 
 func (s *stream) fail(err error) (*llm.Chunk, error) {

@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -28,11 +29,11 @@ func TestStreamFailsOverBeforeContent(t *testing.T) {
 		timeout time.Duration // primary's Target.Timeout
 		calls   int           // primary's calls
 	}{
-		{"CutsStreamMidAnswer after the role chunk", func() *fake { return CutsStreamMidAnswer("a", answer, 0) }, 0, 2},
-		{"MalformedChunk first", func() *fake { return MalformedChunk("a", answer, 0) }, 0, 2},
-		{"StallsMidStream before content", func() *fake { return StallsMidStream("a", answer, 0) }, 0, 2},
-		{"HangsBeforeHeaders", func() *fake { return HangsBeforeHeaders("a") }, idle, 2},
-		{"SlowFirstToken", func() *fake { return SlowFirstToken("a", answer, time.Minute) }, idle, 2},
+		{"CutsStreamMidAnswer after the role chunk", func() *fake { return CutsStreamMidAnswer("a", answer, 0) }, 0, 1},
+		{"MalformedChunk first", func() *fake { return MalformedChunk("a", answer, 0) }, 0, 1},
+		{"StallsMidStream before content", func() *fake { return StallsMidStream("a", answer, 0) }, 0, 1},
+		{"HangsBeforeHeaders", func() *fake { return HangsBeforeHeaders("a") }, idle, 1},
+		{"SlowFirstToken", func() *fake { return SlowFirstToken("a", answer, time.Minute) }, idle, 1},
 		{"AlwaysFails500", func() *fake { return AlwaysFails500("a") }, 0, 2},
 		{"RateLimitedWithRetryAfter", func() *fake { return RateLimitedWithRetryAfter("a", time.Minute) }, 0, 1},
 		{"RefusesConnections", func() *fake { return RefusesConnections("a") }, 0, 2},
@@ -101,26 +102,33 @@ func TestStreamClientErrorIsNotFailedOver(t *testing.T) {
 	}
 }
 
-// TestStreamFailureAfterContentWithoutPrefill: once content reached the
-// client and no prefill target is left, the stream ends with an error that
-// says so (Sent), never with io.EOF.
-func TestStreamFailureAfterContentWithoutPrefill(t *testing.T) {
+// TestStreamRescueWithoutPrefill: once content reached the client and only
+// a non-prefill fallback is left, the answer is regenerated there. When the
+// regenerated answer begins with the delivered text (a deterministic
+// fallback) the client gets exactly the whole answer once; when it differs
+// the stream ends with an error that says so (Sent), never with io.EOF,
+// and the original failure stays its cause. No prefill is ever sent.
+func TestStreamRescueWithoutPrefill(t *testing.T) {
 	w := words(answer)
 	partial := strings.Join(w[:3], "")
+	other := "The quick red fox naps."
 	tests := []struct {
-		name    string
-		primary *fake
-		want    string
+		name     string
+		primary  *fake
+		fallback string // the fallback's answer
+		want     string // what the client gets
+		wantErr  bool
 	}{
-		{"CutsStreamMidAnswer", CutsStreamMidAnswer("a", answer, 3), partial},
-		{"StallsMidStream", StallsMidStream("a", answer, 3), partial},
-		{"MalformedChunk", MalformedChunk("a", answer, 3), partial},
-		{"NoDoneMarker", NoDoneMarker("a", answer), answer},
+		{"CutsStreamMidAnswer deterministic", CutsStreamMidAnswer("a", answer, 3), answer, answer, false},
+		{"StallsMidStream deterministic", StallsMidStream("a", answer, 3), answer, answer, false},
+		{"MalformedChunk deterministic", MalformedChunk("a", answer, 3), answer, answer, false},
+		{"CutsStreamMidAnswer different answer", CutsStreamMidAnswer("a", answer, 3), other, partial, true},
+		{"StallsMidStream shorter answer", StallsMidStream("a", answer, 3), "The quick", partial, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			defer goleak.VerifyNone(t, append(leakOptions(), goleak.IgnoreCurrent())...)
-			b := Answers("b", answer) // no Prefill: cannot continue
+			b := Answers("b", tt.fallback) // no Prefill
 			pa := tg("a")
 			pa.StreamIdleTimeout = 50 * time.Millisecond
 			o := testOptions([]Target{pa, tg("b")}, tt.primary, b)
@@ -131,27 +139,90 @@ func TestStreamFailureAfterContentWithoutPrefill(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer st.Close()
-			got, _, err := drain(t, st)
+			got, chunks, err := drain(t, st)
 			if el := time.Since(start); el > 3*time.Second {
 				t.Errorf("took %v", el)
 			}
 			if got != tt.want {
 				t.Fatalf("client got %q, want %q", got, tt.want)
 			}
+			if tt.primary.n() != 1 || b.n() != 1 {
+				t.Fatalf("calls a=%d b=%d, want 1 and 1", tt.primary.n(), b.n())
+			}
+			if last := b.lastReq().Messages; last[len(last)-1].Role == "assistant" {
+				t.Fatalf("a non-prefill target was sent a prefill: %+v", last[len(last)-1])
+			}
+			if !tt.wantErr {
+				if err != nil {
+					t.Fatalf("want a clean end, got %v", err)
+				}
+				finishes := 0
+				for _, c := range chunks {
+					for _, ch := range c.Choices {
+						if ch.FinishReason != nil {
+							finishes++
+						}
+					}
+				}
+				if finishes != 1 {
+					t.Fatalf("want one finish_reason, got %d", finishes)
+				}
+				return
+			}
 			e := asLLM(t, err)
-			if !e.Sent || e.Kind != llm.KindUpstreamError || !strings.Contains(e.Message, "after") {
-				t.Fatalf("want a sent upstream error, got %+v", e)
+			if !e.Sent || e.Kind != llm.KindUpstreamError || !strings.Contains(e.Message, "regenerated") {
+				t.Fatalf("want a sent upstream error about the regenerated answer, got %+v", e)
+			}
+			var cause *llm.Error
+			if !errors.As(e.Err, &cause) || cause.Provider == "b" {
+				t.Fatalf("the cause must be the primary's failure, got %v", e.Err)
 			}
 			if _, err2 := st.Recv(); err2 != err {
 				t.Fatalf("error must be sticky, got %v", err2)
-			}
-			if tt.primary.n() != 1 || b.n() != 0 {
-				t.Fatalf("calls a=%d b=%d", tt.primary.n(), b.n())
 			}
 			if h := r.Health()[0]; h.ConsecutiveFailures != 1 {
 				t.Fatalf("a broken stream is an upstream failure: %+v", h)
 			}
 		})
+	}
+}
+
+// TestStreamNoDoneMarkerAfterFinishIsClean: an upstream that delivered the
+// finish_reason and then closed without [DONE] ends cleanly for the client,
+// with no other target asked; one that ends without any finish_reason is
+// never presented as complete.
+func TestStreamNoDoneMarkerAfterFinishIsClean(t *testing.T) {
+	defer goleak.VerifyNone(t, append(leakOptions(), goleak.IgnoreCurrent())...)
+	a, b := NoDoneMarker("a", answer), Answers("b", "WRONG")
+	r := mustNew(t, testOptions([]Target{tg("a"), tg("b")}, a, b))
+	st, err := r.Stream(context.Background(), streamReq("m"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	got, _, err := drain(t, st)
+	if err != nil || got != answer {
+		t.Fatalf("client got %q, %v; want the whole answer and a clean end", got, err)
+	}
+	if a.n() != 1 || b.n() != 0 {
+		t.Fatalf("calls a=%d b=%d", a.n(), b.n())
+	}
+	if h := r.Health()[0]; h.ConsecutiveFailures != 0 {
+		t.Fatalf("a complete answer is a success: %+v", h)
+	}
+
+	// io.EOF without a finish_reason, mid-answer, with nothing to rescue on.
+	eof := &fake{name: "e", stream: func(ctx context.Context, req *llm.Request) (llm.Stream, error) {
+		return newScript(ctx, req.Model, words(answer)[:3], endEOFNoFinish, nil), nil
+	}}
+	r2 := mustNew(t, testOptions([]Target{tg("e")}, eof))
+	st2, err := r2.Stream(context.Background(), streamReq("m"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st2.Close()
+	if _, _, err := drain(t, st2); !asLLM(t, err).Sent {
+		t.Fatalf("a stream without finish_reason must end with a sent error, got %v", err)
 	}
 }
 

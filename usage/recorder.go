@@ -2,8 +2,10 @@ package usage
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -134,7 +136,14 @@ func (r *Recorder) run() {
 	}
 }
 
+// apply adds one record; a panic in the ledger or the metrics drops that
+// record (logged with its stack) and keeps the aggregator running.
 func (r *Recorder) apply(rec Record) {
+	defer func() {
+		if v := recover(); v != nil {
+			r.log.Error("panic in the usage recorder; record dropped", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		}
+	}()
 	r.ledger.Add(rec)
 	r.m.observe(&rec)
 }

@@ -98,6 +98,14 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, er
 		k := cache.ExactKey(r.Tenant, 0, r)
 		return string(k[:]), nil
 	})
+	// Idempotency-Key: repeats get the first answer (fingerprinted with the
+	// same exact key, so a key reused for another request is refused).
+	next = router.NewIdempotent(next, router.IdempotencyOptions{
+		Window: cfg.Routing.Idempotency.Window, MaxEntries: cfg.Routing.Idempotency.MaxEntries,
+		Fingerprint: func(r *llm.Request) (string, error) {
+			k := cache.ExactKey(r.Tenant, 0, r)
+			return string(k[:]), nil
+		}})
 	if cfg.Cache.Exact.Enabled || cfg.Cache.Semantic.Enabled {
 		if a.cache, err = a.buildCache(ctx, cfg, next); err != nil {
 			return nil, err
@@ -199,6 +207,20 @@ func routerOptions(cfg *config.Config, providers map[string]llm.Completer, log *
 		if p := cfg.Provider(t.Provider); p != nil {
 			rt.StreamIdleTimeout = p.Timeouts.StreamIdle
 		}
+		if t.Retry != nil || t.FirstTokenTimeout > 0 {
+			ro := router.RetryOptions{}
+			if t.Retry != nil {
+				ro = retryOptions(*t.Retry)
+			}
+			if t.FirstTokenTimeout > 0 {
+				ro.FirstTokenTimeout = t.FirstTokenTimeout
+			}
+			rt.Retry = &ro
+		}
+		if t.Breaker != nil {
+			bo := breakerOptions(*t.Breaker)
+			rt.Breaker = &bo
+		}
 		return rt
 	}
 	chain := func(ts []config.Target) []router.Target {
@@ -215,25 +237,17 @@ func routerOptions(cfg *config.Config, providers map[string]llm.Completer, log *
 		Tiers:          map[llm.Tier]router.TierPolicy{},
 		RequestTimeout: cfg.Routing.RequestTimeout,
 		Logger:         log,
-		Breaker: router.BreakerOptions{
-			ConsecutiveFailures: uint32(cfg.Routing.Breaker.ConsecutiveFailures),
-			FailureRatio:        cfg.Routing.Breaker.FailureRatio,
-			MinRequests:         uint32(cfg.Routing.Breaker.MinRequests),
-			Window:              cfg.Routing.Breaker.Window,
-			OpenTimeout:         cfg.Routing.Breaker.OpenDuration,
-			HalfOpenProbes:      uint32(cfg.Routing.Breaker.HalfOpenProbes),
-			OnStateChange: func(provider, model, from, to string) {
-				log.Warn("circuit breaker state change", "provider", provider, "model", model, "from", from, "to", to)
-			},
-		},
-		Retry: router.RetryOptions{
-			MaxAttemptsPerTarget: cfg.Routing.Retry.MaxAttemptsPerTarget,
-			BackoffBase:          cfg.Routing.Retry.BackoffInitial,
-			BackoffMax:           cfg.Routing.Retry.BackoffMax,
-			MaxSetAside:          cfg.Routing.Retry.RetryAfterCap,
-			DefaultSetAside:      cfg.Routing.Retry.DefaultSetAside,
-			StreamIdleTimeout:    cfg.Routing.StreamIdleTimeout,
-		},
+		Breaker:        breakerOptions(cfg.Routing.Breaker),
+		Retry:          retryOptions(cfg.Routing.Retry),
+		AliasRetry:     map[string]*router.RetryOptions{},
+	}
+	o.Breaker.OnStateChange = func(provider, model, from, to string) {
+		log.Warn("circuit breaker state change", "provider", provider, "model", model, "from", from, "to", to)
+	}
+	o.Retry.StreamIdleTimeout = cfg.Routing.StreamIdleTimeout
+	for alias, r := range cfg.Routing.AliasRetry {
+		ro := retryOptions(r)
+		o.AliasRetry[alias] = &ro
 	}
 	for alias, ts := range cfg.Models {
 		o.Aliases[alias] = chain(ts)
@@ -251,12 +265,42 @@ func routerOptions(cfg *config.Config, providers map[string]llm.Completer, log *
 	return o, nil
 }
 
+// retryOptions translates a routing.retry block (a partial one leaves
+// zeros, which the router inherits).
+func retryOptions(r config.Retry) router.RetryOptions {
+	return router.RetryOptions{
+		MaxAttemptsPerTarget: r.MaxAttemptsPerTarget,
+		ConnectAttempts:      r.ConnectAttempts,
+		BackoffBase:          r.BackoffInitial,
+		BackoffMax:           r.BackoffMax,
+		MaxSetAside:          r.RetryAfterCap,
+		DefaultSetAside:      r.DefaultSetAside,
+		MaxRetryAfterWait:    r.MaxRetryAfterWait,
+		FirstTokenTimeout:    r.FirstTokenTimeout,
+	}
+}
+
+// breakerOptions translates a routing.breaker block (partial: zeros inherit).
+func breakerOptions(b config.Breaker) router.BreakerOptions {
+	return router.BreakerOptions{
+		ConsecutiveFailures: uint32(b.ConsecutiveFailures),
+		FailureRatio:        b.FailureRatio,
+		MinRequests:         uint32(b.MinRequests),
+		Window:              b.Window,
+		OpenTimeout:         b.OpenDuration,
+		OpenBackoff:         b.OpenBackoff,
+		MaxOpenTimeout:      b.MaxOpenDuration,
+		HalfOpenProbes:      uint32(b.HalfOpenProbes),
+	}
+}
+
 // classifierOptions translates routing.classifier.
 func classifierOptions(cfg *config.Config, log *slog.Logger) classifier.Options {
 	c := cfg.Routing.Classifier
 	o := classifier.Options{
 		SmallMaxTokens: c.SmallMaxTokens, MediumMaxTokens: c.MediumMaxTokens,
 		Weights: c.Weights, Tokenizer: c.Tokenizer, Logger: log,
+		WindowBytes: cfg.Server.Limits.ClassifierWindowBytes,
 	}
 	if len(c.Thresholds) == 2 {
 		o.TierThresholds = [2]float64{c.Thresholds[0], c.Thresholds[1]}
@@ -328,6 +372,11 @@ func proxyOptions(cfg *config.Config) (proxy.Options, error) {
 		HeartbeatInterval: s.HeartbeatInterval,
 		MaxConcurrency:    s.MaxConcurrency,
 		DebugLogPrompts:   s.DebugLogPrompts,
+		Limits: llm.Limits{
+			MaxN: s.Limits.MaxN, MaxOutputTokens: s.Limits.MaxOutputTokens, MaxMessages: s.Limits.MaxMessages,
+			MaxTools: s.Limits.MaxTools, MaxStop: s.Limits.MaxStop, MaxStopBytes: s.Limits.MaxStopBytes,
+			MaxContentParts: s.Limits.MaxContentParts, MaxToolCalls: s.Limits.MaxToolCalls,
+		},
 	}, nil
 }
 
@@ -371,6 +420,7 @@ func (a *app) buildCache(ctx context.Context, cfg *config.Config, next llm.Compl
 			Disabled:       !cc.Semantic.Enabled,
 			Threshold:      cc.Semantic.Threshold,
 			MinPromptChars: cc.Semantic.MinPromptChars,
+			MaxPromptBytes: cfg.Server.Limits.SemanticMaxPromptBytes,
 			TTL:            cc.Semantic.TTL,
 			MaxEntries:     cc.Semantic.MaxEntries,
 			WriteQueue:     cc.Semantic.WriteQueue,
@@ -451,9 +501,10 @@ func (a *app) openStore(ctx context.Context, cfg *config.Config, dim int) error 
 	if err != nil {
 		return fmt.Errorf("database: %w", err)
 	}
+	schema := migrationSchema(cfg.Database.URL)
 	st, err := cache.NewPGStore(ctx, pool, cache.PGOptions{
 		Dim:    dim,
-		Setup:  func(ctx context.Context, p *pgxpool.Pool) error { return migrations.Apply(ctx, p, "") },
+		Setup:  func(ctx context.Context, p *pgxpool.Pool) error { return migrations.Apply(ctx, p, schema) },
 		Logger: a.log,
 	})
 	if err != nil {
@@ -483,6 +534,9 @@ func (a *app) ready(ctx context.Context) proxy.ReadyReport {
 	for _, h := range hs {
 		name := "target:" + h.Provider + "/" + h.Model
 		state := h.State
+		if !h.NextProbe.IsZero() {
+			state += ", next probe at " + h.NextProbe.UTC().Format(time.RFC3339Nano) + " (open for " + h.OpenFor.String() + ")"
+		}
 		if !h.SetAsideUntil.IsZero() && time.Now().Before(h.SetAsideUntil) {
 			state += ", rate limited until " + h.SetAsideUntil.UTC().Format(time.RFC3339)
 		}

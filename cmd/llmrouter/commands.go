@@ -164,14 +164,27 @@ func configuredThreshold(cfg *config.Config) float64 {
 }
 
 // healthcheckCmd exits 0 when GET /healthz answers 200 (the Docker
-// HEALTHCHECK; the image has no curl).
+// HEALTHCHECK; the image has no curl). It probes -url when given, else
+// /healthz on the config file's server.listen port on this host.
 func healthcheckCmd(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("llmrouter healthcheck", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	url := fs.String("url", "http://127.0.0.1:8080/healthz", "health URL")
+	path := fs.String("config", defaultConfigPath, "YAML config file whose server.listen is probed")
+	url := fs.String("url", "", "health URL (overrides -config), e.g. http://127.0.0.1:8080/healthz")
 	timeout := fs.Duration("timeout", 2*time.Second, "deadline")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *url == "" {
+		listen, err := config.ListenAddress(*path)
+		if err == nil {
+			*url, err = config.LocalURL(listen)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "llmrouter healthcheck: %v\n", err)
+			return 2
+		}
+		*url += "/healthz"
 	}
 	status, _, err := fasthttp.GetTimeout(nil, *url, *timeout)
 	if err != nil || status != fasthttp.StatusOK {

@@ -8,7 +8,8 @@
 //	llmrouter check-config -config FILE             validate a config
 //	llmrouter classify -config FILE < prompts.jsonl route prompts offline
 //	llmrouter cache tune -config FILE --pairs FILE  calibrate the semantic threshold
-//	llmrouter healthcheck [-url URL]                exit 0 when /healthz answers (Docker)
+//	llmrouter healthcheck [-config FILE | -url URL] exit 0 when /healthz answers (Docker)
+//	llmrouter version                               print the version and build commit
 package main
 
 import (
@@ -44,6 +45,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return 2
 		case "healthcheck":
 			return healthcheckCmd(rest, stderr)
+		case "version":
+			return versionCmd(stdout)
 		case "help":
 			fmt.Fprint(stdout, usageText)
 			return 0
@@ -51,6 +54,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "llmrouter: unknown command %q\n%s", cmd, usageText)
 			return 2
 		}
+	}
+	if len(args) > 0 && (args[0] == "-version" || args[0] == "--version") {
+		return versionCmd(stdout)
 	}
 	return serveCmd(args, stderr)
 }
@@ -60,5 +66,10 @@ const usageText = `usage:
   llmrouter check-config -config FILE              validate a config and print a summary
   llmrouter classify -config FILE < prompts.jsonl  add tier, score and reasons to each JSONL line
   llmrouter cache tune -config FILE --pairs FILE   precision/recall by semantic threshold
-  llmrouter healthcheck [-url URL]                 exit 0 when the proxy's /healthz answers
+  llmrouter healthcheck [-config FILE] [-url URL]  exit 0 when the proxy's /healthz answers
+                                                   (address from the config's server.listen)
+  llmrouter version                                print the version and build commit
+  llmrouter help                                   this text
+
+serve flags:
 `

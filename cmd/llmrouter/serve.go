@@ -27,7 +27,14 @@ func serveCmd(args []string, stderr io.Writer) int {
 	path := fs.String("config", defaultConfigPath, "YAML config file")
 	listen := fs.String("listen", "", "listen address, overriding server.listen (default :8080)")
 	debugAddr := fs.String("debug-addr", "", "if set, serve Go's /debug/pprof on this separate address (e.g. 127.0.0.1:6060); never expose it")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usageText)
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
 	cfg, err := config.Load(*path, os.Getenv)
@@ -73,6 +80,9 @@ func serveCmd(args []string, stderr io.Writer) int {
 		select {
 		case <-hup:
 			next, err := config.Load(*path, os.Getenv)
+			if err == nil && *listen != "" {
+				next.Server.Listen = *listen // the flag still wins; without this a reload "changed" server
+			}
 			if err == nil {
 				err = a.reload(next)
 			}

@@ -38,6 +38,9 @@ const (
 	faultStalls
 	faultMalformedChunk
 	faultNoDone
+	faultFails500Then
+	faultUnavailableOnce
+	faultSilentUntil
 )
 
 // AlwaysFails500 answers every request with 500 and a server_error body.
@@ -89,6 +92,21 @@ func MalformedChunk() Fault { return Fault{kind: faultMalformedChunk} }
 // final marker (OpenAI "data: [DONE]", Anthropic message_stop).
 func NoDoneMarker() Fault { return Fault{kind: faultNoDone} }
 
+// Fails500Then answers the first n requests with 500, then behaves.
+func Fails500Then(n int) Fault { return Fault{kind: faultFails500Then, n: n, count: new(atomic.Int64)} }
+
+// UnavailableWithRetryAfter answers the first request with 503 and
+// Retry-After d (whole seconds, rounded up, plus retry-after-ms), then
+// behaves.
+func UnavailableWithRetryAfter(d time.Duration) Fault {
+	return Fault{kind: faultUnavailableOnce, d: d, count: new(atomic.Int64)}
+}
+
+// SilentUntil never answers requests that arrive before *until (unix ns):
+// they wait until the server closes, like HangsBeforeHeaders. Later ones
+// behave. A zero *until is always healthy; tests and the soak move it.
+func SilentUntil(until *atomic.Int64) Fault { return Fault{kind: faultSilentUntil, count: until} }
+
 // ErrorWriter writes a protocol-specific error response.
 type ErrorWriter func(ctx *fasthttp.RequestCtx, status int, errType, code, param, msg string)
 
@@ -109,6 +127,24 @@ func (f Fault) Request(ctx *fasthttp.RequestCtx, writeErr ErrorWriter) bool {
 	case faultRateLimitedForever:
 		setRetryAfter(ctx, f.d)
 		writeErr(ctx, 429, "requests", "rate_limit_exceeded", "", "Rate limit reached for requests. Please try again later.")
+	case faultFails500Then:
+		if f.count.Add(1) > int64(f.n) {
+			return false
+		}
+		writeErr(ctx, 500, "server_error", "", "", "The server had an error while processing your request. Sorry about that!")
+	case faultUnavailableOnce:
+		if f.count.Add(1) > 1 {
+			return false
+		}
+		setRetryAfter(ctx, f.d)
+		writeErr(ctx, 503, "server_error", "", "", "The engine is currently overloaded, please try again later.")
+	case faultSilentUntil:
+		if time.Now().UnixNano() >= f.count.Load() {
+			return false
+		}
+		<-ctx.Done()
+		ctx.HijackSetNoResponse(true)
+		ctx.Hijack(func(net.Conn) {})
 	case faultHangsBeforeHeaders:
 		<-ctx.Done()
 		ctx.HijackSetNoResponse(true)

@@ -63,7 +63,7 @@ func Start(t testing.TB, h fasthttp.RequestHandler) *Server {
 		Name:                  "fake",
 		NoDefaultServerHeader: true,
 		CloseOnShutdown:       true,
-		IdleTimeout:           time.Second,
+		IdleTimeout:           10 * time.Second, // longer than any Retry-After a test waits out (a client reusing a connection the server closed meanwhile would see a false failure)
 		MaxRequestBodySize:    64 << 20,
 		Logger:                quietLogger{},
 	}

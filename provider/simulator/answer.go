@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"sort"
 	"strings"
@@ -142,9 +143,13 @@ func splitWords(s string) []string {
 
 // snippet returns the first n words of s, single-spaced.
 func snippet(s string, n int) string {
-	f := strings.Fields(s)
-	if len(f) > n {
-		f = append(f[:n:n], "...")
+	f := make([]string, 0, n+1)
+	for w := range strings.FieldsSeq(s) { // O(n) memory, not O(len(s))
+		if len(f) == n {
+			f = append(f, "...")
+			break
+		}
+		f = append(f, w)
 	}
 	return strings.Join(f, " ")
 }
@@ -158,25 +163,34 @@ func lastNonAssistant(req *llm.Request) *llm.Message {
 	return nil
 }
 
-// conversationKey is the request's conversation without a trailing
-// assistant prefill, for hashing.
+// conversationKey is a digest of the request's conversation without a
+// trailing assistant prefill, for hashing. It costs O(1) memory however
+// long the conversation.
 func conversationKey(req *llm.Request) string {
 	msgs := req.Messages
 	if n := len(msgs); n > 0 && msgs[n-1].Role == "assistant" && len(msgs[n-1].ToolCalls) == 0 {
 		msgs = msgs[:n-1]
 	}
-	var b strings.Builder
-	for _, m := range msgs {
-		b.WriteString(m.Role)
-		b.WriteByte(0)
-		b.WriteString(m.Content.Text())
-		b.WriteByte(0)
-		for _, tc := range m.ToolCalls {
-			b.WriteString(tc.Function.Name)
-			b.WriteString(tc.Function.Arguments)
+	h := sha256.New()
+	var buf [4096]byte
+	write := func(s string) {
+		for len(s) > 0 {
+			n := copy(buf[:], s)
+			h.Write(buf[:n])
+			s = s[n:]
 		}
 	}
-	return b.String()
+	for _, m := range msgs {
+		write(m.Role)
+		write("\x00")
+		write(m.Content.Text())
+		write("\x00")
+		for _, tc := range m.ToolCalls {
+			write(tc.Function.Name)
+			write(tc.Function.Arguments)
+		}
+	}
+	return string(h.Sum(nil))
 }
 
 // toolCall decides whether the model calls a tool and builds the call:
@@ -293,5 +307,13 @@ func estimateTokens(s string) int {
 	if s == "" {
 		return 0
 	}
-	return max((len(s)+3)/4, len(strings.Fields(s)))
+	words, inWord := 0, false
+	for i := 0; i < len(s); i++ {
+		space := s[i] == ' ' || s[i] == '\n' || s[i] == '\t' || s[i] == '\r'
+		if !space && !inWord {
+			words++
+		}
+		inWord = !space
+	}
+	return max((len(s)+3)/4, words)
 }

@@ -22,7 +22,8 @@ const MaxRetryAfter = 60 * time.Second
 //	401/403         -> KindUpstreamError (our provider key is wrong), Status kept
 //	404             -> KindUpstreamError, Status 404 (configured model missing)
 //	429             -> KindUpstreamRateLimited, RetryAfter from the headers (<= 60 s)
-//	5xx, 529, other -> KindUpstreamError, Status kept
+//	5xx, 529, other -> KindUpstreamError, Status kept; 503 and 529 also
+//	                   carry RetryAfter from the headers when sent
 func StatusError(provider string, status int, h http.Header, msg, errType, code, param string) *llm.Error {
 	e := &llm.Error{Provider: provider, Status: status, Code: code, Param: param}
 	switch status {
@@ -60,6 +61,9 @@ func StatusError(provider string, status int, h http.Header, msg, errType, code,
 		e.Kind = llm.KindUpstreamError
 		e.Message = "upstream error (" + strconv.Itoa(status) + ")"
 		e.Err = upstreamMsg(msg)
+		if status == 503 || status == 529 {
+			e.RetryAfter = RetryAfter(h, time.Now())
+		}
 	}
 	return e
 }

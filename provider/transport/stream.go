@@ -56,6 +56,9 @@ func (c *Client) Stream(ctx context.Context, path string, hdr func(*fasthttp.Req
 	if hasDeadline && ctxDeadline.Before(deadline) {
 		deadline = ctxDeadline
 	}
+	if hd, ok := llm.HeaderDeadline(ctx); ok && hd.Before(deadline) {
+		deadline = hd // the router's first-token deadline
+	}
 	req := fasthttp.AcquireRequest()
 	c.prepare(req, path, hdr, body)
 	req.Header.Set("Accept", "text/event-stream")

@@ -16,6 +16,7 @@ import (
 	"math"
 	"strconv"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/pkoukk/tiktoken-go"
 	tiktoken_loader "github.com/pkoukk/tiktoken-go-loader"
@@ -115,7 +116,7 @@ func (c *Classifier) Classify(req *llm.Request) Decision {
 	s := c.scans.Get().(*scanner)
 	*s = scanner{kw: c.kw, vocab: c.vocab}
 	shape := c.scanRequest(s, req)
-	tokens := estimateTokens(&s.c)
+	tokens := estimateTokens(&s.c) + s.skipped/4
 	if c.bpe != nil {
 		tokens = c.exactTokens(req)
 	}
@@ -165,34 +166,34 @@ func (c *Classifier) scanRequest(s *scanner, req *llm.Request) shape {
 			sh.toolResults++
 		}
 		if m.Content.Parts == nil {
-			s.text(m.Content.Str, m.Role != "tool")
+			c.text(s, m.Content.Str, m.Role != "tool")
 		} else {
 			for _, p := range m.Content.Parts {
 				switch p.Type {
 				case "text":
-					s.text(p.Text, m.Role != "tool")
+					c.text(s, p.Text, m.Role != "tool")
 				case "image_url":
 					sh.images++
 				}
 			}
 		}
 		for j := range m.ToolCalls {
-			s.text(m.ToolCalls[j].Function.Name, false)
-			s.text(m.ToolCalls[j].Function.Arguments, false)
+			c.text(s, m.ToolCalls[j].Function.Name, false)
+			c.text(s, m.ToolCalls[j].Function.Arguments, false)
 		}
 	}
 	for i := range req.Tools {
 		fn := &req.Tools[i].Function
-		s.text(fn.Name, false)
-		s.text(fn.Description, false)
-		s.text(bytesString(fn.Parameters), false)
+		c.text(s, fn.Name, false)
+		c.text(s, fn.Description, false)
+		c.text(s, bytesString(fn.Parameters), false)
 	}
 	sh.tools = len(req.Tools)
 	if rf := req.ResponseFormat; len(rf) > 0 {
 		switch {
 		case bytes.Contains(rf, []byte(`"json_schema"`)):
 			sh.schema = 1
-			s.text(bytesString(rf), false)
+			c.text(s, bytesString(rf), false)
 		case bytes.Contains(rf, []byte(`"json_object"`)):
 			sh.schema = 0.5
 		}
@@ -201,12 +202,49 @@ func (c *Classifier) scanRequest(s *scanner, req *llm.Request) shape {
 	return sh
 }
 
+// text feeds t to s through the window (Options.WindowBytes): a longer
+// text is scanned as its head and tail, and the bytes skipped between them
+// are counted in s.skipped.
+func (c *Classifier) text(s *scanner, t string, signals bool) {
+	head, tail, skipped := window(t, c.opts.WindowBytes)
+	if skipped == 0 {
+		s.text(t, signals)
+		return
+	}
+	s.text(head, signals)
+	s.text(tail, signals)
+	s.c.messageCount--
+	s.skipped += skipped
+}
+
+// window splits a text longer than w into its first and last w/2 bytes
+// (cut at UTF-8 boundaries) and the number of bytes between them.
+func window(t string, w int) (head, tail string, skipped int) {
+	if len(t) <= w {
+		return t, "", 0
+	}
+	h := w / 2
+	for h > 0 && !utf8.RuneStart(t[h]) {
+		h--
+	}
+	start := len(t) - w/2
+	for start < len(t) && !utf8.RuneStart(t[start]) {
+		start++
+	}
+	return t[:h], t[start:], start - h
+}
+
 func (c *Classifier) exactTokens(req *llm.Request) int {
 	n := 3 // reply priming
 	count := func(t string) {
-		if t != "" {
-			n += len(c.bpe.EncodeOrdinary(t))
+		head, tail, skipped := window(t, c.opts.WindowBytes)
+		if head != "" {
+			n += len(c.bpe.EncodeOrdinary(head))
 		}
+		if tail != "" {
+			n += len(c.bpe.EncodeOrdinary(tail))
+		}
+		n += skipped / 4
 	}
 	for i := range req.Messages {
 		m := &req.Messages[i]
@@ -222,10 +260,10 @@ func (c *Classifier) exactTokens(req *llm.Request) int {
 		n += 3
 		count(fn.Name)
 		count(fn.Description)
-		count(string(fn.Parameters))
+		count(bytesString(fn.Parameters))
 	}
 	if bytes.Contains(req.ResponseFormat, []byte(`"json_schema"`)) {
-		count(string(req.ResponseFormat))
+		count(bytesString(req.ResponseFormat))
 	}
 	return n
 }

@@ -64,7 +64,16 @@ type Options struct {
 	Tokenizer string
 	// Logger receives classification failures. Nil discards.
 	Logger *slog.Logger
+	// WindowBytes bounds how much of each piece of text (a message, a tool
+	// schema) the classifier reads: a longer text is read as its first and
+	// last WindowBytes/2 bytes, and the bytes in between count toward the
+	// size signal as one token per four bytes. So classifying costs
+	// O(window), never O(prompt). Default DefaultWindowBytes.
+	WindowBytes int
 }
+
+// DefaultWindowBytes is Options.WindowBytes when it is zero.
+const DefaultWindowBytes = 64 << 10
 
 // DefaultOptions returns the shipped configuration, calibrated on the shared
 // prompt sets (MT-Bench, Self-Instruct seeds, HumanEval, GSM8K).
@@ -141,6 +150,9 @@ func (o Options) resolve() (Options, [numSignals]float64, error) {
 	}
 	if o.TierThresholds == [2]float64{} {
 		o.TierThresholds = d.TierThresholds
+	}
+	if o.WindowBytes <= 0 {
+		o.WindowBytes = DefaultWindowBytes
 	}
 	if !(o.TierThresholds[0] < o.TierThresholds[1]) || math.IsNaN(o.TierThresholds[0]) || math.IsNaN(o.TierThresholds[1]) {
 		return o, w, fmt.Errorf("classifier: tier thresholds must be increasing, got %v", o.TierThresholds)

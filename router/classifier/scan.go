@@ -75,6 +75,8 @@ type scanner struct {
 	kw    *keywords
 	vocab *vocabSet
 	c     counts
+	// skipped counts the bytes the window left out (Classifier.text).
+	skipped int
 
 	prevH   uint64 // hash of the previous word; 0 at the start of a text
 	inFence bool
