@@ -17,7 +17,7 @@ SDK_DIR   := test/sdk
 LLMROUTER_TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 export LLMROUTER_TEST_DATABASE_URL
 
-.PHONY: build run test test-go test-sdk bench weights lint fuzz docker docker-build-static check-config tidy-check setup-db clean soak soak-smoke
+.PHONY: build run test test-go test-sdk bench weights lint fuzz docker docker-build-static check-config tidy-check setup-db setup-chromium clean soak soak-smoke
 
 ## build: compile bin/llmrouter
 build:
@@ -29,7 +29,7 @@ run: build
 	$(BIN) -config $(CONFIG) $(if $(LISTEN),-listen $(LISTEN))
 
 ## test: everything CI checks, in order; nothing is skipped
-test: setup-db
+test: setup-db setup-chromium
 	$(MAKE) --no-print-directory tidy-check
 	$(GO) vet ./...
 	$(MAKE) --no-print-directory test-go
@@ -115,6 +115,10 @@ docker-build-static:
 ## check-config: validate CONFIG (default configs/default.yaml)
 check-config: build
 	$(BIN) check-config -config $(CONFIG)
+
+## setup-chromium: Debian's headless Chromium for the dashboard tests (idempotent)
+setup-chromium:
+	bash scripts/setup-chromium.sh
 
 ## setup-db: local PostgreSQL with the vector extension (idempotent)
 setup-db:

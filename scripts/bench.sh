@@ -248,4 +248,6 @@ scripts/bench/microbatch.sh >> "$OUT" # issue 13: micro-batching, own section
 scripts/bench/tracing.sh >> "$OUT" # issue 15: cost of tracing when on
 scripts/bench/wireapi.sh >> "$OUT" # issue 8: /v1/messages and /v1/responses against chat
 scripts/bench/router.sh >> "$OUT" # issue 7: router cost-quality curve and classifier latency
+scripts/bench/stream.sh >> "$OUT" # issue 14: streaming TTFB, CPU per event, RSS at 100/1,000 streams
+scripts/bench/regress.sh >> "$OUT" # this checkout against the last measured base, same run
 log "wrote $OUT"

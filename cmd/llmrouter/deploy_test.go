@@ -329,7 +329,9 @@ func TestHelmChartRendersAndIsProductionShaped(t *testing.T) {
 		}
 		checkManifests(t, objs)
 		sm := one(t, objs, "ServiceMonitor")
-		if get(sm, "spec.endpoints.0.path") != "/metrics" || get(sm, "spec.endpoints.0.port") != "http" {
+		// The metrics listener serves the tenant-labelled series the public
+		// port hides without the admin key.
+		if get(sm, "spec.endpoints.0.path") != "/metrics" || get(sm, "spec.endpoints.0.port") != "metrics" {
 			t.Errorf("ServiceMonitor endpoint %v", get(sm, "spec.endpoints"))
 		}
 		ss := one(t, objs, "StatefulSet")
