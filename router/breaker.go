@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sony/gobreaker/v2"
 
 	"llmrouter/llm"
 )
@@ -52,37 +53,94 @@ const (
 
 func (s breakerState) String() string { return breakerStateStr[s] }
 
-// breaker is an adaptive circuit breaker. Closed, it counts outcomes and
-// opens on ConsecutiveFailures in a row or on FailureRatio within Window.
-// The first open period is OpenTimeout; each re-open without a healthy
-// closed Window in between multiplies it by OpenBackoff, up to
-// MaxOpenTimeout. After the open period at most HalfOpenProbes calls pass
+// breaker is an adaptive circuit breaker on top of gobreaker's
+// TwoStepCircuitBreaker, which keeps the state machine: closed, it counts
+// outcomes over a rolling Window (gobreaker's Interval in buckets) and opens
+// on ConsecutiveFailures in a row or on FailureRatio (once MinRequests
+// outcomes were counted); half-open, it admits at most HalfOpenProbes calls
 // (in flight and completed together, so probes cannot multiply traffic);
-// that many successes close it, any failure re-opens it with the next
-// period. Outcomes of calls admitted before a state change are ignored.
-// Safe for concurrent use.
+// that many successes close it, any failure re-opens it; outcomes of calls
+// admitted before a state change are ignored (gobreaker's generations).
+//
+// What gobreaker cannot do is an open period that grows: its Timeout is
+// fixed. So gobreaker's Timeout is the shortest period (OpenTimeout) and
+// this type adds a gate in front: on every open it computes the period
+// (OpenTimeout, times OpenBackoff for each re-open without a healthy closed
+// Window in between, capped at MaxOpenTimeout) and refuses calls until it
+// has passed, before asking gobreaker. Safe for concurrent use.
+//
+// Lock order: gobreaker's mutex, then mu (OnStateChange runs under
+// gobreaker's mutex and takes mu); mu is never held while calling cb.
 type breaker struct {
 	o   BreakerOptions
 	log *slog.Logger
 	key targetKey
+	cb  *gobreaker.TwoStepCircuitBreaker[struct{}]
 
-	mu          sync.Mutex
-	state       breakerState
-	gen         uint64 // bumped on every state change
-	consecutive uint32
-	failures    uint32 // in the current closed window
-	successes   uint32
-	windowStart time.Time
-	trips       int       // opens since the last healthy closed window
-	closedAt    time.Time // when it last closed
-	openFor     time.Duration
-	openUntil   time.Time
-	probes      uint32 // half-open admissions (in flight or succeeded)
-	probeOK     uint32
+	mu        sync.Mutex
+	state     breakerState // as reported: open until openUntil, even when cb is already half-open
+	trips     int          // opens since the last healthy closed window
+	closedAt  time.Time    // when it last closed
+	openFor   time.Duration
+	openUntil time.Time
 }
 
+// windowBuckets is how many buckets gobreaker's rolling window has.
+const windowBuckets = 10
+
 func newBreaker(k targetKey, o BreakerOptions, log *slog.Logger) *breaker {
-	return &breaker{o: o, log: log, key: k, windowStart: time.Now()}
+	b := &breaker{o: o, log: log, key: k, closedAt: time.Now()}
+	b.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+		Name:          k.provider + "/" + k.model,
+		MaxRequests:   o.HalfOpenProbes,
+		Interval:      o.Window,
+		BucketPeriod:  o.Window / windowBuckets,
+		Timeout:       o.OpenTimeout,
+		ReadyToTrip:   b.readyToTrip,
+		OnStateChange: b.onStateChange,
+		IsExcluded:    func(err error) bool { return errors.Is(err, errNotCounted) },
+	})
+	return b
+}
+
+// readyToTrip is the closed state's rule: ConsecutiveFailures in a row, or
+// the failure ratio over the window once MinRequests outcomes are counted.
+func (b *breaker) readyToTrip(c gobreaker.Counts) bool {
+	if c.ConsecutiveFailures >= b.o.ConsecutiveFailures {
+		return true
+	}
+	n := c.TotalSuccesses + c.TotalFailures
+	return b.o.FailureRatio > 0 && n >= b.o.MinRequests && float64(c.TotalFailures)/float64(n) >= b.o.FailureRatio
+}
+
+// onStateChange follows gobreaker's transitions (under its mutex). An open
+// starts the next adaptive period; gobreaker's own move to half-open is
+// reported only once that period has passed (see allow).
+func (b *breaker) onStateChange(_ string, from, to gobreaker.State) {
+	now := time.Now()
+	b.mu.Lock()
+	switch to {
+	case gobreaker.StateOpen:
+		if from == gobreaker.StateClosed && b.trips > 0 && now.Sub(b.closedAt) >= b.o.Window {
+			b.trips = 0 // it was healthy for a whole window: start short again
+		}
+		d := b.o.OpenTimeout
+		for i := 0; i < b.trips && d < b.o.MaxOpenTimeout; i++ {
+			d = time.Duration(float64(d) * b.o.OpenBackoff)
+		}
+		d = min(d, b.o.MaxOpenTimeout)
+		b.trips++
+		b.openFor, b.openUntil = d, now.Add(d)
+		b.setStateLocked(stateOpen)
+	case gobreaker.StateHalfOpen:
+		if !now.Before(b.openUntil) {
+			b.setStateLocked(stateHalfOpen)
+		}
+	case gobreaker.StateClosed:
+		b.closedAt = now
+		b.setStateLocked(stateClosed)
+	}
+	b.mu.Unlock()
 }
 
 // allow admits a call, or refuses it with errBreakerOpen or errProbesInUse.
@@ -90,91 +148,46 @@ func newBreaker(k targetKey, o BreakerOptions, log *slog.Logger) *breaker {
 // nil (healthy), errNotCounted (says nothing) or any other error (failure).
 func (b *breaker) allow(now time.Time) (func(error), error) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.state == stateOpen {
-		if now.Before(b.openUntil) {
-			return nil, errBreakerOpen
-		}
-		b.setState(stateHalfOpen, now)
+	if b.state == stateOpen && now.Before(b.openUntil) {
+		b.mu.Unlock()
+		return nil, errBreakerOpen
 	}
-	if b.state == stateHalfOpen {
-		if b.probes >= b.o.HalfOpenProbes {
-			return nil, errProbesInUse
-		}
-		b.probes++
+	b.mu.Unlock()
+	done, err := b.cb.Allow()
+	switch {
+	case errors.Is(err, gobreaker.ErrOpenState):
+		return nil, errBreakerOpen
+	case errors.Is(err, gobreaker.ErrTooManyRequests):
+		b.noteHalfOpen()
+		return nil, errProbesInUse
+	case err != nil:
+		return nil, err
 	}
-	gen := b.gen
-	return func(err error) { b.outcome(gen, err) }, nil
+	b.noteHalfOpen()
+	return done, nil
 }
 
-func (b *breaker) outcome(gen uint64, err error) {
-	now := time.Now()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if gen != b.gen {
+// noteHalfOpen reports the half-open state once the adaptive period is over
+// and gobreaker let a probe through (or has its probes in flight).
+func (b *breaker) noteHalfOpen() {
+	if b.cb.State() != gobreaker.StateHalfOpen {
 		return
 	}
-	excluded := errors.Is(err, errNotCounted)
-	switch b.state {
-	case stateHalfOpen:
-		switch {
-		case excluded:
-			b.probes-- // the slot is free again
-		case err == nil:
-			b.probeOK++
-			if b.probeOK >= b.o.HalfOpenProbes {
-				b.setState(stateClosed, now)
-			}
-		default:
-			b.trip(now)
-		}
-	case stateClosed:
-		if excluded {
-			return
-		}
-		if now.Sub(b.windowStart) >= b.o.Window {
-			b.failures, b.successes, b.windowStart = 0, 0, now
-		}
-		if err == nil {
-			b.consecutive = 0
-			b.successes++
-			return
-		}
-		b.consecutive++
-		b.failures++
-		n := b.failures + b.successes
-		if b.consecutive >= b.o.ConsecutiveFailures ||
-			b.o.FailureRatio > 0 && n >= b.o.MinRequests && float64(b.failures)/float64(n) >= b.o.FailureRatio {
-			b.trip(now)
-		}
+	b.mu.Lock()
+	if b.state == stateOpen {
+		b.setStateLocked(stateHalfOpen)
 	}
+	b.mu.Unlock()
 }
 
-// trip opens the breaker for the next open period. Mu held.
-func (b *breaker) trip(now time.Time) {
-	if b.trips > 0 && b.state == stateClosed && now.Sub(b.closedAt) >= b.o.Window {
-		b.trips = 0 // it was healthy for a whole window: start short again
-	}
-	d := b.o.OpenTimeout
-	for i := 0; i < b.trips && d < b.o.MaxOpenTimeout; i++ {
-		d = time.Duration(float64(d) * b.o.OpenBackoff)
-	}
-	d = min(d, b.o.MaxOpenTimeout)
-	b.trips++
-	b.openFor, b.openUntil = d, now.Add(d)
-	b.setState(stateOpen, now)
-}
-
-// setState changes the state and resets the per-state counters. Mu held.
-func (b *breaker) setState(to breakerState, now time.Time) {
+// setStateLocked records a reported state change, logs it and calls the
+// OnStateChange hook. mu held.
+func (b *breaker) setStateLocked(to breakerState) {
 	from := b.state
-	b.state = to
-	b.gen++
-	b.consecutive, b.failures, b.successes, b.windowStart = 0, 0, 0, now
-	b.probes, b.probeOK = 0, 0
-	if to == stateClosed {
-		b.closedAt = now
+	if from == to {
+		return
 	}
+	b.state = to
 	b.log.Warn("router breaker state change", "provider", b.key.provider, "model", b.key.model,
 		"from", from.String(), "to", to.String(), "open_for", b.openFor)
 	if b.o.OnStateChange != nil {
@@ -191,9 +204,10 @@ type breakerView struct {
 }
 
 func (b *breaker) view() breakerView {
+	c := b.cb.Counts()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	v := breakerView{state: b.state, consecutive: b.consecutive}
+	v := breakerView{state: b.state, consecutive: c.ConsecutiveFailures}
 	if b.state == stateOpen {
 		v.openFor, v.nextProbe = b.openFor, b.openUntil
 	}
