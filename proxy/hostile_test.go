@@ -1,13 +1,19 @@
 package proxy
 
 import (
+	"bufio"
 	"context"
+	"io"
 	"log/slog"
+	"net/http"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
+	"github.com/valyala/fasthttp"
 
 	"llmrouter/llm"
 )
@@ -74,7 +80,15 @@ func TestHostileInputsGet4xxInOpenAIShapeWithBoundedMemory(t *testing.T) {
 			var m0, m1 runtime.MemStats
 			runtime.GC()
 			runtime.ReadMemStats(&m0)
-			resp, body := h.do("POST", "/v1/chat/completions", tc.body, tc.hdr...)
+			var resp *http.Response
+			var body string
+			if tc.status == fasthttp.StatusRequestHeaderFieldsTooLarge {
+				// The server answers 431 and closes while the client may
+				// still be writing the head: read the answer concurrently.
+				resp, body = h.doRacingClose(tc.body, tc.hdr...)
+			} else {
+				resp, body = h.do("POST", "/v1/chat/completions", tc.body, tc.hdr...)
+			}
 			runtime.ReadMemStats(&m1)
 			if resp.StatusCode != tc.status {
 				t.Fatalf("status %d, want %d: %.300s", resp.StatusCode, tc.status, body)
@@ -202,4 +216,45 @@ func TestPanicIsA500ForThatRequestOnly(t *testing.T) {
 	if h.s.inFlight.Load() != 0 {
 		t.Errorf("in flight after the panics: %d", h.s.inFlight.Load())
 	}
+}
+
+// doRacingClose sends a chat request over a fresh in-memory connection,
+// writing it on its own goroutine and reading the answer at the same time,
+// so that a server that answers and closes before the whole request is
+// written (431 on an oversized head) is still read, not seen as a broken
+// connection.
+func (h *harness) doRacingClose(body string, hdr ...string) (*http.Response, string) {
+	h.t.Helper()
+	conn, err := h.ln.Dial()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer conn.Close()
+	var req strings.Builder
+	req.WriteString("POST /v1/chat/completions HTTP/1.1\r\nHost: proxy.test\r\nContent-Type: application/json\r\n")
+	auth := "Bearer " + testKey
+	for i := 0; i+1 < len(hdr); i += 2 {
+		if strings.EqualFold(hdr[i], "Authorization") {
+			auth = hdr[i+1]
+			continue
+		}
+		req.WriteString(hdr[i] + ": " + hdr[i+1] + "\r\n")
+	}
+	req.WriteString("Authorization: " + auth + "\r\n")
+	req.WriteString("Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
+	wrote := make(chan struct{})
+	go func() { // owner: this call; ends when the write ends or the conn closes
+		defer close(wrote)
+		_, _ = io.WriteString(conn, req.String())
+	}()
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		h.t.Fatalf("read the answer: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	conn.Close()
+	<-wrote
+	return resp, string(b)
 }
