@@ -379,7 +379,13 @@ func (c *Cache) save(p *plan, provider string, r *llm.Response) {
 	now := c.o.Now()
 	if p.exactOK && storable(r, p.want, llm.FinishStop, llm.FinishLength, llm.FinishToolCalls) {
 		e := &exactEntry{key: p.key, resp: r, provider: provider, expires: now.Add(c.o.Exact.TTL)}
-		c.exact.SetWithTTL(keyHash(p.key), e, responseCost(r), c.o.Exact.TTL)
+		if c.exact.SetWithTTL(keyHash(p.key), e, responseCost(r), c.o.Exact.TTL) {
+			// Ristretto applies sets on its own goroutine. Waiting here (a
+			// channel round trip, on the miss path only, before the client
+			// has its answer) means a client that sends the same request
+			// again as soon as it has the first answer gets a hit.
+			c.exact.Wait()
+		}
 	}
 	if p.semOK && storable(r, 1, llm.FinishStop, llm.FinishLength) && r.Choices[0].Message.Content.Text() != "" {
 		c.enqueue(Entry{Scope: p.scope, Tenant: p.tenant, Namespace: p.ns, Embedder: c.emb.Name(),
@@ -403,8 +409,9 @@ func responseCost(r *llm.Response) int64 {
 	return int64(n)
 }
 
-// Wait blocks until the exact layer has applied every earlier store
-// (ristretto sets are asynchronous). For tests and benchmarks.
+// Wait blocks until the exact layer has applied every earlier store.
+// Stores made through the cache already wait; this is for callers that
+// must see the layer settled (tests of eviction and metrics).
 func (c *Cache) Wait() {
 	if c.exact != nil {
 		c.exact.Wait()

@@ -81,7 +81,10 @@ func TestReloadThatFailsLateChangesNothing(t *testing.T) {
 	// Prices: the old ones (1e6 $/Mtok, so any answer costs > 0) still apply.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		q := usage.Query{Filter: usage.Filter{From: time.Now().Add(-time.Hour), To: time.Now().Add(time.Hour), All: true}}
+		// The ledger keeps hourly rows and selects those whose hour starts
+		// in [From, To): From on an hour boundary takes in this hour's row
+		// however close to the hour's end the request was answered.
+		q := usage.Query{Filter: usage.Filter{From: time.Now().Add(-time.Hour).Truncate(time.Hour), To: time.Now().Add(time.Hour), All: true}}
 		if err := q.Validate(); err != nil {
 			t.Fatal(err)
 		}
