@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // memoryConfig runs the whole chain (classifier, exact and semantic cache
@@ -56,7 +57,7 @@ func TestTenConcurrent8MiBPromptsStayWithinAMemoryBound(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			statuses[i], _, _ = call(t, base, "POST", "/v1/chat/completions", "", bodies[i])
+			statuses[i], _, _ = callWithin(t, 5*time.Minute, base, "POST", "/v1/chat/completions", "", bodies[i])
 		}()
 	}
 	wg.Wait()

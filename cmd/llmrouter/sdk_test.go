@@ -79,6 +79,14 @@ func oneUpstreamTiers(provider, model string) string {
 // response headers asked for, and the body. key "" sends no Authorization.
 func call(t testing.TB, base, method, path, key, body string, headers ...string) (int, map[string]string, string) {
 	t.Helper()
+	return callWithin(t, 60*time.Second, base, method, path, key, body, headers...)
+}
+
+// callWithin is call with its own deadline (a deadline, not a timing
+// assertion: the 8 MiB memory-bound test needs minutes under -race on a
+// loaded 2-core machine).
+func callWithin(t testing.TB, deadline time.Duration, base, method, path, key, body string, headers ...string) (int, map[string]string, string) {
+	t.Helper()
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
@@ -91,9 +99,7 @@ func call(t testing.TB, base, method, path, key, body string, headers ...string)
 		req.Header.SetContentType("application/json")
 		req.SetBodyString(body)
 	}
-	// A deadline, not a timing assertion: generous, because a loaded CI
-	// machine under -race can take seconds for the 8 MiB memory-bound test.
-	if err := fasthttp.DoTimeout(req, resp, 60*time.Second); err != nil {
+	if err := fasthttp.DoTimeout(req, resp, deadline); err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
 	h := make(map[string]string, len(headers))
