@@ -249,7 +249,7 @@ func (c *Cache) findSemantic(ctx context.Context, req *llm.Request, p *plan) (hi
 		return hit{}, false
 	}
 	sctx, cancel := context.WithTimeout(ctx, c.o.Semantic.SearchTimeout)
-	matches, err := c.store.Search(sctx, p.scope, vec, c.o.Semantic.TopK)
+	matches, err := c.store.Search(sctx, p.tenant, p.scope, vec, c.o.Semantic.TopK)
 	cancel()
 	if err != nil {
 		c.m.errors.WithLabelValues("search").Inc()
