@@ -534,6 +534,9 @@ func (s *Server) budget(x *exchange, stream bool) (context.Context, context.Canc
 
 // chat serves POST /v1/chat/completions.
 func (s *Server) chat(ctx *fasthttp.RequestCtx, x *exchange, p *principal) bool {
+	if e := s.o.Limits.CheckBody(ctx.PostBody(), llm.ChatBodyFields); e != nil {
+		return s.fail(ctx, x, e)
+	}
 	r := new(llm.Request)
 	if err := llm.DecodeRequest(ctx.PostBody(), r); err != nil {
 		return s.fail(ctx, x, llm.AsError(err))

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"strconv"
+	"strings"
 
 	"llmrouter/llm"
 )
@@ -13,6 +14,25 @@ func (s *Server) validate(r *llm.Request) *llm.Error {
 		return e
 	}
 	return validateChat(r)
+}
+
+// checkLimits applies the server's limits to a request decoded by another
+// wire API's codec, naming parameters as that API does: stop is its stop
+// strings' key, maxTokens its output-token cap's key.
+func (s *Server) checkLimits(r *llm.Request, stop, maxTokens string) *llm.Error {
+	e := s.o.Limits.Check(r)
+	if e == nil {
+		return nil
+	}
+	switch {
+	case e.Param == "max_tokens" || e.Param == "max_completion_tokens":
+		e.Param = maxTokens
+		e.Message = strings.Replace(e.Message, "max_completion_tokens", maxTokens, 1)
+		e.Message = strings.Replace(e.Message, "max_tokens", maxTokens, 1)
+	case e.Param == "stop" || strings.HasPrefix(e.Param, "stop["):
+		e.Param = stop + strings.TrimPrefix(e.Param, "stop")
+	}
+	return e
 }
 
 // validateChat checks a decoded chat request beyond its JSON types. It
