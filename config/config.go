@@ -457,6 +457,15 @@ type TierPolicy struct {
 	// Defaults: small and medium escalate, large degrades. Large cannot
 	// escalate and small cannot degrade.
 	OnExhausted string `yaml:"on_exhausted"`
+	// MaxOutputTokens caps max_tokens / max_completion_tokens (Messages:
+	// max_tokens, Responses: max_output_tokens) for requests answered by
+	// this tier: auto requests the classifier put here and pinned aliases
+	// of this tier (whose first target is in this tier's chain, first
+	// place preferred). A request over it gets
+	// 400 limit_exceeded naming the tier and the cap; it is not clamped.
+	// Default 0: only server.limits.max_output_tokens applies. Must not
+	// exceed server.limits.max_output_tokens.
+	MaxOutputTokens int `yaml:"max_output_tokens"`
 }
 
 // Classifier tunes the auto-routing prompt classifier.

@@ -187,6 +187,8 @@ func TestValidationErrors(t *testing.T) {
 		{"on exhausted enum", mutate(t, "routing.tiers.small.on_exhausted", "panic"), fullEnv, []string{`routing.tiers.small.on_exhausted: must be one of escalate, degrade, fail`}},
 		{"large escalates", mutate(t, "routing.tiers.large.on_exhausted", "escalate"), fullEnv, []string{"routing.tiers.large.on_exhausted: large is the top tier and cannot escalate"}},
 		{"small degrades", mutate(t, "routing.tiers.small.on_exhausted", "degrade"), fullEnv, []string{"routing.tiers.small.on_exhausted: small is the bottom tier and cannot degrade"}},
+		{"tier output cap negative", mutate(t, "routing.tiers.small.max_output_tokens", -1), fullEnv, []string{"routing.tiers.small.max_output_tokens: must not be negative"}},
+		{"tier output cap above the server's", mutate(t, "routing.tiers.medium.max_output_tokens", 200000), fullEnv, []string{"routing.tiers.medium.max_output_tokens: is 200000, above server.limits.max_output_tokens (131072)"}},
 		{"classifier sizes", mutate(t, "routing.classifier", map[string]any{"small_max_tokens": 3000, "medium_max_tokens": 2000}), fullEnv,
 			[]string{"routing.classifier.medium_max_tokens: must be greater than small_max_tokens (3000)"}},
 		{"classifier thresholds count", mutate(t, "routing.classifier.thresholds", []any{0.5}), fullEnv, []string{"routing.classifier.thresholds: must be two numbers"}},

@@ -93,6 +93,7 @@
 //	    small:
 //	      chain: [ ...targets... ] # required, non-empty (same shape as models entries)
 //	      on_exhausted: escalate   # escalate | degrade | fail; defaults small/medium escalate, large degrade
+//	      max_output_tokens: 0     # cap on max_tokens for this tier (auto and pinned); over: 400 limit_exceeded; 0 = server.limits.max_output_tokens
 //	  classifier:
 //	    small_max_tokens: 500
 //	    medium_max_tokens: 2000    # > small_max_tokens

@@ -340,6 +340,11 @@ func (s *Server) release() {
 // fail writes e as the response of x.
 func (s *Server) fail(ctx *fasthttp.RequestCtx, x *exchange, e *llm.Error) bool {
 	e = s.scrub(e)
+	if x.route == routeResponses {
+		// A limit found below the edge (a tier's output cap) names the
+		// canonical parameter; the client sent max_output_tokens.
+		e = renameLimitParam(e, "stop", "max_output_tokens")
+	}
 	x.err = e
 	x.status = x.writeError(ctx, e)
 	return true

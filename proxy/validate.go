@@ -20,19 +20,30 @@ func (s *Server) validate(r *llm.Request) *llm.Error {
 // wire API's codec, naming parameters as that API does: stop is its stop
 // strings' key, maxTokens its output-token cap's key.
 func (s *Server) checkLimits(r *llm.Request, stop, maxTokens string) *llm.Error {
-	e := s.o.Limits.Check(r)
-	if e == nil {
-		return nil
+	if e := s.o.Limits.Check(r); e != nil {
+		return renameLimitParam(e, stop, maxTokens)
 	}
+	return nil
+}
+
+// renameLimitParam returns a limit error (code limit_exceeded) about the
+// canonical stop or max_tokens / max_completion_tokens parameters with the
+// names a wire API uses for them; other errors are returned as they are.
+func renameLimitParam(e *llm.Error, stop, maxTokens string) *llm.Error {
+	if e == nil || e.Code != "limit_exceeded" {
+		return e
+	}
+	c := *e
 	switch {
-	case e.Param == "max_tokens" || e.Param == "max_completion_tokens":
-		e.Param = maxTokens
-		e.Message = strings.Replace(e.Message, "max_completion_tokens", maxTokens, 1)
-		e.Message = strings.Replace(e.Message, "max_tokens", maxTokens, 1)
-	case e.Param == "stop" || strings.HasPrefix(e.Param, "stop["):
-		e.Param = stop + strings.TrimPrefix(e.Param, "stop")
+	case c.Param == "max_tokens" || c.Param == "max_completion_tokens":
+		c.Message = strings.Replace(c.Message, c.Param, maxTokens, 1)
+		c.Param = maxTokens
+	case c.Param == "stop" || strings.HasPrefix(c.Param, "stop["):
+		c.Param = stop + strings.TrimPrefix(c.Param, "stop")
+	default:
+		return e
 	}
-	return e
+	return &c
 }
 
 // validateChat checks a decoded chat request beyond its JSON types. It

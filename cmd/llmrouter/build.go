@@ -475,6 +475,19 @@ func (a *app) storePolicy(cfg *config.Config) {
 			_, t := a.proxy.TenantPolicy(tenant)
 			return t
 		},
+		AliasTier: a.aliasTier,
+	}
+	var caps [llm.TierLarge + 1]int
+	for name, tp := range cfg.Routing.Tiers {
+		if t, ok := llm.ParseTier(name); ok && t <= llm.TierLarge {
+			caps[t] = tp.MaxOutputTokens
+		}
+	}
+	p.MaxOutputTokens = func(t llm.Tier) int {
+		if t > llm.TierLarge {
+			return 0
+		}
+		return caps[t]
 	}
 	a.policy.Store(&p)
 }
