@@ -180,7 +180,7 @@ func TestDecoratorTierOutputCap(t *testing.T) {
 	hard := "Prove rigorously that there are infinitely many primes, then derive the asymptotic density of primes from the prime number theorem."
 	n := func(v int) *int { return &v }
 	tests := []struct {
-		name, model, text string
+		name, model, text        string
 		maxTokens, maxCompletion *int
 		param                    string // "" means accepted
 	}{
