@@ -267,6 +267,11 @@ func (c *Cache) findSemantic(ctx context.Context, req *llm.Request, p *plan) (hi
 			c.o.Logger.Debug("semantic candidate rejected by guard", "reason", reason, "similarity", m.Similarity)
 			continue
 		}
+		if ok, reason := c.templateOK(ctx, m.Prompt, p.prompt, thr); !ok {
+			c.m.rejected.WithLabelValues("template").Inc()
+			c.o.Logger.Debug("semantic candidate rejected: shared template", "reason", reason, "similarity", m.Similarity)
+			continue
+		}
 		return hit{resp: m.Response, provider: m.Provider, outcome: llm.CacheSemantic, sim: m.Similarity}, true
 	}
 	return hit{}, false
