@@ -19,7 +19,7 @@ func TestTemplateSplit(t *testing.T) {
 	}{
 		{"same text", "same text", "", "", 9},
 		{"Ticket: the app crashes. Reply politely.", "Ticket: my card was charged twice. Reply politely.", "the app crashes", "my card was charged twice", 25},
-		{"the cat sat", "the car sat", "cat", "car", 8},                  // never splits a word
+		{"the cat sat", "the car sat", "cat", "car", 8}, // never splits a word
 		{"How do I reverse a string?", "How can I reverse a string?", "do", "can", 24},
 		{"abc", "xyz", "abc", "xyz", 0},
 		{"prefix only: one", "prefix only: one two", "one", "one two", 13},
@@ -154,4 +154,3 @@ func TestTemplateDifferentPayloadsNeverHit(t *testing.T) {
 		})
 	}
 }
-

@@ -632,6 +632,12 @@ type SemanticCache struct {
 	// MinPromptChars: shorter final user turns get exact hits only.
 	// Default 20.
 	MinPromptChars int `yaml:"min_prompt_chars"`
+	// MinTemplateBytes: a cached prompt and a new one that share at least
+	// this many bytes of common prefix plus suffix (a fixed prompt
+	// template around a payload) are compared on their differing parts
+	// only, so a different payload in the same template never hits; an
+	// exact repeat still does. Default 128; -1 turns the check off.
+	MinTemplateBytes int `yaml:"min_template_bytes"`
 	// TTL is how long an entry stays. Default 1h.
 	TTL time.Duration `yaml:"ttl"`
 	// MaxEntries bounds the in-process backend (used without a database).

@@ -210,6 +210,7 @@ func TestValidationErrors(t *testing.T) {
 			[]string{"cache.semantic.tier_thresholds.large: must be in (0,1]", "cache.semantic.tier_thresholds.huge: must be one of small, medium, large"}},
 		{"alias threshold", mutate(t, "cache.semantic.alias_thresholds", map[string]any{"nope": 0.9, "fast": 2}), fullEnv,
 			[]string{`cache.semantic.alias_thresholds.nope: unknown model alias "nope"`, "cache.semantic.alias_thresholds.fast: must be in (0,1]"}},
+		{"template bytes", mutate(t, "cache.semantic.min_template_bytes", -2), fullEnv, []string{"cache.semantic.min_template_bytes: must be positive, or -1"}},
 		{"semantic sizes", mutate(t, "cache.semantic", map[string]any{"write_queue": -1, "batch_size": -1, "max_entries": -1, "min_prompt_chars": -1}), fullEnv,
 			[]string{"cache.semantic.write_queue: must be positive", "cache.semantic.batch_size: must be positive", "cache.semantic.max_entries: must be positive", "cache.semantic.min_prompt_chars: must be positive"}},
 		{"embedder type", mutate(t, "cache.embedder.type", "bert"), fullEnv, []string{`cache.embedder.type: must be one of lexical, openai`}},

@@ -146,6 +146,7 @@
 //	    tier_thresholds: {}        # small|medium|large -> threshold
 //	    alias_thresholds: {}       # model alias -> threshold (wins over tier)
 //	    min_prompt_chars: 20       # shorter prompts: exact hits only
+//	    min_template_bytes: 128    # shared prefix+suffix this long: compare only the differing parts; -1 = off
 //	    ttl: 1h
 //	    max_entries: 10000         # in-process backend (no database)
 //	    write_queue: 1024          # pending writes; beyond: dropped and counted

@@ -494,6 +494,9 @@ func (ck *checker) cache(c *Config) {
 		ck.unit(path, s.AliasThresholds[a])
 	}
 	ck.positive("cache.semantic.min_prompt_chars", s.MinPromptChars)
+	if s.MinTemplateBytes < -1 {
+		ck.add("cache.semantic.min_template_bytes", "must be positive, or -1 to turn the template check off")
+	}
 	ck.duration("cache.semantic.ttl", s.TTL)
 	ck.positive("cache.semantic.max_entries", s.MaxEntries)
 	ck.positive("cache.semantic.write_queue", s.WriteQueue)
