@@ -106,3 +106,30 @@ func FuzzCheckBody(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkCheckBodyVsDecode compares the pre-decode count with the decode
+// it precedes, on a typical chat body (report CheckBody as a share of
+// DecodeRequest measured in the same run).
+func BenchmarkCheckBodyVsDecode(b *testing.B) {
+	body := []byte(`{"model":"auto","temperature":0.2,"max_tokens":256,"messages":[{"role":"system","content":"You are a helpful assistant. Answer briefly."},` +
+		`{"role":"user","content":"What is the difference between a process and a thread?"},{"role":"assistant","content":"A process has its own memory; threads share it."},` +
+		`{"role":"user","content":[{"type":"text","text":"And how do goroutines fit in? Give an example."}]}],"stop":["\n\n"]}`)
+	l := Limits{}.WithDefaults()
+	b.Run("CheckBody", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if l.CheckBody(body, ChatBodyFields) != nil {
+				b.Fatal("refused")
+			}
+		}
+	})
+	b.Run("DecodeRequest", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var r Request
+			if err := DecodeRequest(body, &r); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
