@@ -249,7 +249,7 @@ func (c *Cache) findSemantic(ctx context.Context, req *llm.Request, p *plan) (hi
 		return hit{}, false
 	}
 	sctx, cancel := context.WithTimeout(ctx, c.o.Semantic.SearchTimeout)
-	matches, err := c.store.Search(sctx, p.scope, vec, c.o.Semantic.TopK)
+	matches, err := c.store.Search(sctx, p.tenant, p.scope, vec, c.o.Semantic.TopK)
 	cancel()
 	if err != nil {
 		c.m.errors.WithLabelValues("search").Inc()
@@ -265,6 +265,11 @@ func (c *Cache) findSemantic(ctx context.Context, req *llm.Request, p *plan) (hi
 		if ok, reason := c.o.Semantic.Guard(m.Prompt, p.prompt); !ok {
 			c.m.rejected.WithLabelValues("guard").Inc()
 			c.o.Logger.Debug("semantic candidate rejected by guard", "reason", reason, "similarity", m.Similarity)
+			continue
+		}
+		if ok, reason := c.templateOK(ctx, m.Prompt, p.prompt, thr); !ok {
+			c.m.rejected.WithLabelValues("template").Inc()
+			c.o.Logger.Debug("semantic candidate rejected: shared template", "reason", reason, "similarity", m.Similarity)
 			continue
 		}
 		return hit{resp: m.Response, provider: m.Provider, outcome: llm.CacheSemantic, sim: m.Similarity}, true

@@ -41,7 +41,7 @@ func NewMemStore(maxEntries int) *MemStore {
 }
 
 // Search implements Store.
-func (s *MemStore) Search(ctx context.Context, scope Key, vec []float32, k int) ([]Match, error) {
+func (s *MemStore) Search(ctx context.Context, tenant string, scope Key, vec []float32, k int) ([]Match, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -52,7 +52,7 @@ func (s *MemStore) Search(ctx context.Context, scope Key, vec []float32, k int) 
 	var out []Match
 	for _, el := range s.scopes[scope] {
 		me := el.Value.(*memEntry)
-		if !me.e.Expires.After(now) || len(me.e.Vec) != len(vec) {
+		if me.e.Tenant != tenant || !me.e.Expires.After(now) || len(me.e.Vec) != len(vec) {
 			continue
 		}
 		out = append(out, Match{Prompt: me.e.Prompt, Similarity: cosine(vec, me.e.Vec, qn, me.norm),

@@ -4,7 +4,7 @@ import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
 	lookups      *prometheus.CounterVec // outcome: exact, semantic, miss, bypass
-	rejected     *prometheus.CounterVec // reason: threshold, guard
+	rejected     *prometheus.CounterVec // reason: threshold, guard, template
 	errors       *prometheus.CounterVec // op: embed, search, version, insert, purge
 	writeDropped prometheus.Counter
 	written      prometheus.Counter
@@ -17,7 +17,7 @@ func newMetrics(reg prometheus.Registerer, dbUp func() float64) *metrics {
 		lookups: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "llmrouter_cache_lookups_total",
 			Help: "Cache lookups by outcome (exact, semantic, miss, bypass)."}, []string{"outcome"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "llmrouter_cache_semantic_rejected_total",
-			Help: "Semantic candidates rejected, by reason (threshold, guard)."}, []string{"reason"}),
+			Help: "Semantic candidates rejected, by reason (threshold, guard, template: a shared prompt template with different variable parts)."}, []string{"reason"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "llmrouter_cache_errors_total",
 			Help: "Cache backend failures by operation; each one is a miss or a lost write, never a client error."}, []string{"op"}),
 		writeDropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "llmrouter_cache_write_dropped_total",

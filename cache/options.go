@@ -65,6 +65,13 @@ type SemanticOptions struct {
 	// llmrouter_cache_semantic_skipped_total{reason="too_long"}; nothing
 	// that long is embedded. Default 32768.
 	MaxPromptBytes int
+	// MinTemplateBytes: a stored prompt and the incoming one that share a
+	// common prefix plus suffix of at least this many bytes (a fixed
+	// prompt template) are compared on their variable parts only: those
+	// must be identical, or pass the guard and embed to a similarity at
+	// or above the threshold (see template.go). Default 128; negative
+	// turns the check off.
+	MinTemplateBytes int
 	// MaxTemperature: requests with a higher temperature skip the semantic
 	// layer (the client asked for variety). Default 1.0.
 	MaxTemperature float64
@@ -122,6 +129,9 @@ func (o *Options) setDefaults() {
 	}
 	if s.MaxPromptBytes <= 0 {
 		s.MaxPromptBytes = 32 << 10
+	}
+	if s.MinTemplateBytes == 0 {
+		s.MinTemplateBytes = 128
 	}
 	if s.MaxTemperature <= 0 {
 		s.MaxTemperature = 1.0

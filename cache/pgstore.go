@@ -48,8 +48,11 @@ type PGOptions struct {
 //
 // Layout (see migrations/001): one semantic_entries table with an
 // undimensioned vector column; a partial expression HNSW index per
-// dimension (vector_cosine_ops). Searches filter by scope_hash and expiry and
-// run with hnsw.iterative_scan = relaxed_order (pgvector 0.8), set with SET
+// dimension (vector_cosine_ops). Searches filter by tenant (equality, served
+// by the semantic_entries_tenant_scope btree of migrations/008 on small
+// scopes and applied as a filter on the HNSW scan of large ones), scope_hash
+// and expiry, so even a scope hash shared by two tenants cannot return the
+// other tenant's row; they run with hnsw.iterative_scan = relaxed_order (pgvector 0.8), set with SET
 // LOCAL in the search's own transaction (sent as one pipelined batch), so
 // the filter cannot silently empty the result: the index scan keeps going
 // until k rows pass the filter (or hnsw.max_scan_tuples is reached). Results
@@ -144,7 +147,7 @@ func NewPGStore(ctx context.Context, pool *pgxpool.Pool, o PGOptions) (*PGStore,
 		// dim is a literal so the planner can match the partial index.
 		searchSQL: `SELECT prompt, response, provider, embedding::vector(` + d + `) <=> $2 AS dist
 			FROM semantic_entries
-			WHERE dim = ` + d + ` AND scope_hash = $1 AND expires_at > now()
+			WHERE dim = ` + d + ` AND tenant = $4 AND scope_hash = $1 AND expires_at > now()
 			ORDER BY embedding::vector(` + d + `) <=> $2 LIMIT $3`,
 	}
 	s.check(ctx)
@@ -153,6 +156,7 @@ func NewPGStore(ctx context.Context, pool *pgxpool.Pool, o PGOptions) (*PGStore,
 }
 
 // SearchSQL returns the search statement (for EXPLAIN in tests and docs).
+// Its parameters: $1 scope hash, $2 query vector, $3 k, $4 tenant.
 func (s *PGStore) SearchSQL() string { return s.searchSQL }
 
 // IndexName returns the name of the HNSW index for the store's dimension.
@@ -254,7 +258,7 @@ func (s *PGStore) failed(ctx context.Context, err error) error {
 }
 
 // Search implements Store.
-func (s *PGStore) Search(ctx context.Context, scope Key, vec []float32, k int) ([]Match, error) {
+func (s *PGStore) Search(ctx context.Context, tenant string, scope Key, vec []float32, k int) ([]Match, error) {
 	if !s.up.Load() {
 		return nil, errDown
 	}
@@ -266,7 +270,7 @@ func (s *PGStore) Search(ctx context.Context, scope Key, vec []float32, k int) (
 	b.Queue("SET LOCAL hnsw.iterative_scan = relaxed_order")
 	b.Queue("SET LOCAL hnsw.ef_search = " + strconv.Itoa(s.o.EfSearch))
 	var out []Match
-	b.Queue(s.searchSQL, scope[:], pgvector.NewVector(vec), k).Query(func(rows pgx.Rows) error {
+	b.Queue(s.searchSQL, scope[:], pgvector.NewVector(vec), k, tenant).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var m Match
 			var raw []byte

@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -86,8 +87,8 @@ func TestPGFilteredSearchUsesHNSWAndIsNotEmpty(t *testing.T) {
 
 	// A small scope: the scope index and an exact sort.
 	plan := explain(t, db.Pool, s, target, q)
-	if !strings.Contains(plan, "using semantic_entries_scope") || strings.Contains(plan, "Seq Scan") {
-		t.Fatalf("small-scope search does not use semantic_entries_scope:\n%s", plan)
+	if !strings.Contains(plan, "using semantic_entries_tenant_scope") || strings.Contains(plan, "Seq Scan") {
+		t.Fatalf("small-scope search does not use semantic_entries_tenant_scope:\n%s", plan)
 	}
 	// A large scope: the HNSW index (with iterative scan).
 	plan = explain(t, db.Pool, s, scopeOf("other1"), q)
@@ -95,7 +96,7 @@ func TestPGFilteredSearchUsesHNSWAndIsNotEmpty(t *testing.T) {
 		t.Fatalf("large-scope search does not use %s:\n%s", s.IndexName(), plan)
 	}
 
-	got, err := s.Search(ctx, target, q, 4)
+	got, err := s.Search(ctx, "t", target, q, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +115,7 @@ func TestPGFilteredSearchUsesHNSWAndIsNotEmpty(t *testing.T) {
 	// Force the HNSW path for the small scope (no scope index, no seq scan):
 	// without iterative scans the filter empties the result; with them (as
 	// the store searches) all three rows are found.
-	if _, err := db.Pool.Exec(ctx, "DROP INDEX semantic_entries_scope, semantic_entries_expires_at, semantic_entries_tenant"); err != nil {
+	if _, err := db.Pool.Exec(ctx, "DROP INDEX semantic_entries_tenant_scope, semantic_entries_expires_at, semantic_entries_tenant"); err != nil {
 		t.Fatal(err)
 	}
 	pcfg, err := pgxpool.ParseConfig(db.URL)
@@ -133,7 +134,7 @@ func TestPGFilteredSearchUsesHNSWAndIsNotEmpty(t *testing.T) {
 		t.Fatalf("forced plan does not use HNSW:\n%s", plan)
 	}
 	var plain int
-	if err := forced.QueryRow(ctx, "SELECT count(*) FROM ("+s.SearchSQL()+") r", target[:], pgvector.NewVector(q), 4).Scan(&plain); err != nil {
+	if err := forced.QueryRow(ctx, "SELECT count(*) FROM ("+s.SearchSQL()+") r", target[:], pgvector.NewVector(q), 4, "t").Scan(&plain); err != nil {
 		t.Fatal(err)
 	}
 	if plain >= 3 {
@@ -144,12 +145,12 @@ func TestPGFilteredSearchUsesHNSWAndIsNotEmpty(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fs.Close()
-	if got, err := fs.Search(ctx, target, q, 4); err != nil || len(got) != 3 {
+	if got, err := fs.Search(ctx, "t", target, q, 4); err != nil || len(got) != 3 {
 		t.Fatalf("iterative HNSW search found %d of 3 rows (%v)", len(got), err)
 	}
 
 	// Vectors of another dimension are refused, never compared.
-	if _, err := s.Search(ctx, target, make([]float32, dim+1), 4); err == nil {
+	if _, err := s.Search(ctx, "t", target, make([]float32, dim+1), 4); err == nil {
 		t.Fatal("search with a vector of another dimension succeeded")
 	}
 }
@@ -166,7 +167,7 @@ func explain(t *testing.T, pool *pgxpool.Pool, s *PGStore, scope Key, q []float3
 	if _, err := tx.Exec(ctx, "SET LOCAL hnsw.iterative_scan = relaxed_order"); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := tx.Query(ctx, "EXPLAIN "+s.SearchSQL(), scope[:], pgvector.NewVector(q), 4)
+	rows, err := tx.Query(ctx, "EXPLAIN "+s.SearchSQL(), scope[:], pgvector.NewVector(q), 4, "t")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,9 +395,178 @@ func BenchmarkPGSearch100k(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		m, err := store.Search(ctx, target, q, 4)
+		m, err := store.Search(ctx, "t", target, q, 4)
 		if err != nil || len(m) == 0 {
 			b.Fatalf("search: %d results, %v", len(m), err)
 		}
 	}
+}
+
+// TestPGTenantFilterOnEveryPlan stores the same prompt with the same
+// embedding under the same scope hash for two tenants (as if the scope
+// hash had failed to separate them) and checks that the tenant equality is
+// part of every plan the search can get: the btree path, the HNSW path, a
+// bitmap scan and a sequential scan each apply tenant = $4 as an index
+// condition or a filter on every node reading semantic_entries; and that
+// each tenant's search, on every path, returns only its own rows.
+func TestPGTenantFilterOnEveryPlan(t *testing.T) {
+	const dim = 8
+	db, s := newPG(t, dim)
+	ctx := context.Background()
+	shared := scopeOf("shared")
+	rng := rand.New(rand.NewPCG(5, 6))
+	q := make([]float32, dim)
+	q[0] = 1
+	var batch []Entry
+	exp := time.Now().Add(time.Hour)
+	// A large scope of one tenant makes the planner choose HNSW for it.
+	for range 3000 {
+		v := make([]float32, dim)
+		for i := range v {
+			v[i] = q[i] + float32(rng.NormFloat64()*0.01)
+		}
+		batch = append(batch, Entry{Scope: shared, Tenant: "globex", Embedder: "e", Prompt: "bulk",
+			Vec: v, Response: textResponse("globex bulk"), Expires: exp})
+	}
+	for _, tenant := range []string{"acme", "globex"} {
+		for range 2 {
+			batch = append(batch, Entry{Scope: shared, Tenant: tenant, Embedder: "e", Prompt: "what is our refund policy",
+				Vec: q, Response: textResponse(tenant + " answer"), Expires: exp})
+		}
+	}
+	for len(batch) > 0 {
+		n := min(500, len(batch))
+		if err := s.Insert(ctx, batch[:n]); err != nil {
+			t.Fatal(err)
+		}
+		batch = batch[n:]
+	}
+	if _, err := db.Pool.Exec(ctx, "ANALYZE semantic_entries"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Store.Search as the cache calls it.
+	for _, tenant := range []string{"acme", "globex"} {
+		got, err := s.Search(ctx, tenant, shared, q, 8)
+		if err != nil || len(got) == 0 {
+			t.Fatalf("%s: %d results, %v", tenant, len(got), err)
+		}
+		for _, m := range got {
+			if txt := m.Response.Choices[0].Message.Content.Text(); !strings.HasPrefix(txt, tenant+" ") {
+				t.Fatalf("tenant %s got another tenant's row %q", tenant, txt)
+			}
+		}
+	}
+	if got, err := s.Search(ctx, "initech", shared, q, 8); err != nil || len(got) != 0 {
+		t.Fatalf("a tenant with no rows got %d rows (%v)", len(got), err)
+	}
+
+	paths := []struct {
+		name string
+		sets []string // run in the EXPLAIN's transaction, then rolled back
+		want string   // a node the plan must contain, so the case tests what it names
+	}{
+		{"planner's choice", nil, "Index Scan"},
+		{"btree", []string{"SET LOCAL enable_seqscan = off", "SET LOCAL enable_bitmapscan = off",
+			"DROP INDEX " + s.IndexName() + ", semantic_entries_expires_at, semantic_entries_tenant"}, "semantic_entries_tenant_scope"},
+		{"hnsw", []string{"SET LOCAL enable_seqscan = off", "SET LOCAL enable_bitmapscan = off",
+			"DROP INDEX semantic_entries_tenant_scope, semantic_entries_expires_at, semantic_entries_tenant"}, s.IndexName()},
+		{"bitmap", []string{"SET LOCAL enable_seqscan = off", "SET LOCAL enable_indexscan = off"}, "Bitmap Heap Scan"},
+		{"seq scan", []string{"SET LOCAL enable_indexscan = off", "SET LOCAL enable_bitmapscan = off"}, "Seq Scan"},
+	}
+	for _, path := range paths {
+		t.Run(path.name, func(t *testing.T) {
+			for _, tenant := range []string{"acme", "globex"} {
+				plan, texts := planAndRun(t, db.Pool, s, path.sets, tenant, shared, q)
+				if !strings.Contains(plan, path.want) {
+					t.Fatalf("plan lacks %q:\n%s", path.want, plan)
+				}
+				for _, node := range tableNodes(t, plan) {
+					cond := node["Index Cond"] + " " + node["Filter"] + " " + node["Recheck Cond"]
+					if !strings.Contains(cond, "tenant = '"+tenant+"'::text") {
+						t.Fatalf("%s node without the tenant condition %v:\n%s", node["Node Type"], node, plan)
+					}
+				}
+				if len(texts) == 0 {
+					t.Fatalf("%s found nothing on this path", tenant)
+				}
+				for _, txt := range texts {
+					if !strings.HasPrefix(txt, tenant+" ") {
+						t.Fatalf("tenant %s got another tenant's row %q", tenant, txt)
+					}
+				}
+			}
+		})
+	}
+}
+
+// planAndRun runs sets, then EXPLAIN (FORMAT JSON) of the search and the
+// search itself, in one transaction that it rolls back. It returns the
+// plan and the answers' texts.
+func planAndRun(t *testing.T, pool *pgxpool.Pool, s *PGStore, sets []string, tenant string, scope Key, q []float32) (string, []string) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	for _, st := range append([]string{"SET LOCAL hnsw.iterative_scan = relaxed_order"}, sets...) {
+		if _, err := tx.Exec(ctx, st); err != nil {
+			t.Fatalf("%s: %v", st, err)
+		}
+	}
+	var plan string
+	if err := tx.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+s.SearchSQL(), scope[:], pgvector.NewVector(q), 8, tenant).Scan(&plan); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := tx.Query(ctx, "SELECT response->'choices'->0->'message'->>'content' FROM ("+s.SearchSQL()+") r",
+		scope[:], pgvector.NewVector(q), 8, tenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plan, texts
+}
+
+// tableNodes returns the nodes of a JSON plan that read semantic_entries
+// (scans of the table or of one of its indexes), as their string fields.
+func tableNodes(t *testing.T, plan string) []map[string]string {
+	t.Helper()
+	var doc []struct{ Plan map[string]any }
+	if err := json.Unmarshal([]byte(plan), &doc); err != nil || len(doc) != 1 {
+		t.Fatalf("plan JSON: %v", err)
+	}
+	var out []map[string]string
+	var walk func(n map[string]any)
+	walk = func(n map[string]any) {
+		_, rel := n["Relation Name"]
+		idx, _ := n["Index Name"].(string)
+		if rel || strings.HasPrefix(idx, "semantic_entries") {
+			m := map[string]string{}
+			for k, v := range n {
+				if s, ok := v.(string); ok {
+					m[k] = s
+				}
+			}
+			// A bitmap heap scan is checked through its Recheck Cond and
+			// its bitmap index scan child through its Index Cond.
+			out = append(out, m)
+		}
+		if kids, ok := n["Plans"].([]any); ok {
+			for _, k := range kids {
+				if km, ok := k.(map[string]any); ok {
+					walk(km)
+				}
+			}
+		}
+	}
+	walk(doc[0].Plan)
+	if len(out) == 0 {
+		t.Fatalf("no node reads semantic_entries:\n%s", plan)
+	}
+	return out
 }

@@ -11,10 +11,11 @@ import (
 // pgvector (NewPGStore). Implementations must be safe for concurrent use and
 // must honour ctx deadlines; the Cache treats every error as a miss.
 type Store interface {
-	// Search returns up to k live (unexpired) entries of scope whose
-	// embedding is nearest to vec by cosine similarity, best first. Entries
-	// of other scopes must never be returned.
-	Search(ctx context.Context, scope Key, vec []float32, k int) ([]Match, error)
+	// Search returns up to k live (unexpired) entries of tenant and scope
+	// whose embedding is nearest to vec by cosine similarity, best first.
+	// Entries of other scopes or other tenants must never be returned: the
+	// tenant is compared by equality, besides being part of the scope hash.
+	Search(ctx context.Context, tenant string, scope Key, vec []float32, k int) ([]Match, error)
 	// Insert stores entries (a batch from the background writer).
 	Insert(ctx context.Context, entries []Entry) error
 	// Purge deletes up to limit expired entries and reports how many.

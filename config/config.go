@@ -457,6 +457,15 @@ type TierPolicy struct {
 	// Defaults: small and medium escalate, large degrades. Large cannot
 	// escalate and small cannot degrade.
 	OnExhausted string `yaml:"on_exhausted"`
+	// MaxOutputTokens caps max_tokens / max_completion_tokens (Messages:
+	// max_tokens, Responses: max_output_tokens) for requests answered by
+	// this tier: auto requests the classifier put here and pinned aliases
+	// of this tier (whose first target is in this tier's chain, first
+	// place preferred). A request over it gets
+	// 400 limit_exceeded naming the tier and the cap; it is not clamped.
+	// Default 0: only server.limits.max_output_tokens applies. Must not
+	// exceed server.limits.max_output_tokens.
+	MaxOutputTokens int `yaml:"max_output_tokens"`
 }
 
 // Classifier tunes the auto-routing prompt classifier.
@@ -623,6 +632,12 @@ type SemanticCache struct {
 	// MinPromptChars: shorter final user turns get exact hits only.
 	// Default 20.
 	MinPromptChars int `yaml:"min_prompt_chars"`
+	// MinTemplateBytes: a cached prompt and a new one that share at least
+	// this many bytes of common prefix plus suffix (a fixed prompt
+	// template around a payload) are compared on their differing parts
+	// only, so a different payload in the same template never hits; an
+	// exact repeat still does. Default 128; -1 turns the check off.
+	MinTemplateBytes int `yaml:"min_template_bytes"`
 	// TTL is how long an entry stays. Default 1h.
 	TTL time.Duration `yaml:"ttl"`
 	// MaxEntries bounds the in-process backend (used without a database).

@@ -93,6 +93,7 @@
 //	    small:
 //	      chain: [ ...targets... ] # required, non-empty (same shape as models entries)
 //	      on_exhausted: escalate   # escalate | degrade | fail; defaults small/medium escalate, large degrade
+//	      max_output_tokens: 0     # cap on max_tokens for this tier (auto and pinned); over: 400 limit_exceeded; 0 = server.limits.max_output_tokens
 //	  classifier:
 //	    small_max_tokens: 500
 //	    medium_max_tokens: 2000    # > small_max_tokens
@@ -145,6 +146,7 @@
 //	    tier_thresholds: {}        # small|medium|large -> threshold
 //	    alias_thresholds: {}       # model alias -> threshold (wins over tier)
 //	    min_prompt_chars: 20       # shorter prompts: exact hits only
+//	    min_template_bytes: 128    # shared prefix+suffix this long: compare only the differing parts; -1 = off
 //	    ttl: 1h
 //	    max_entries: 10000         # in-process backend (no database)
 //	    write_queue: 1024          # pending writes; beyond: dropped and counted

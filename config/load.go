@@ -225,6 +225,7 @@ func applyDefaults(c *Config) {
 		setFloat(&sc.Threshold, DefaultSemanticThresholdLexical)
 	}
 	setInt(&sc.MinPromptChars, 20)
+	setInt(&sc.MinTemplateBytes, 128)
 	setDur(&sc.TTL, time.Hour)
 	setInt(&sc.MaxEntries, 10000)
 	setInt(&sc.WriteQueue, 1024)

@@ -363,6 +363,12 @@ func (ck *checker) routing(c *Config, providers map[string]bool) {
 			ck.add(path+".chain", "must have at least one target")
 		}
 		ck.chain(path+".chain", t.Chain, providers)
+		switch max := c.Server.Limits.MaxOutputTokens; {
+		case t.MaxOutputTokens < 0:
+			ck.add(path+".max_output_tokens", "must not be negative (0 means server.limits.max_output_tokens)")
+		case max > 0 && t.MaxOutputTokens > max:
+			ck.add(path+".max_output_tokens", "is %d, above server.limits.max_output_tokens (%d), which would refuse it first", t.MaxOutputTokens, max)
+		}
 		if ck.oneOf(path+".on_exhausted", t.OnExhausted, OnExhaustedEscalate, OnExhaustedDegrade, OnExhaustedFail) {
 			if name == TierLarge && t.OnExhausted == OnExhaustedEscalate {
 				ck.add(path+".on_exhausted", "large is the top tier and cannot escalate")
@@ -488,6 +494,9 @@ func (ck *checker) cache(c *Config) {
 		ck.unit(path, s.AliasThresholds[a])
 	}
 	ck.positive("cache.semantic.min_prompt_chars", s.MinPromptChars)
+	if s.MinTemplateBytes < -1 {
+		ck.add("cache.semantic.min_template_bytes", "must be positive, or -1 to turn the template check off")
+	}
 	ck.duration("cache.semantic.ttl", s.TTL)
 	ck.positive("cache.semantic.max_entries", s.MaxEntries)
 	ck.positive("cache.semantic.write_queue", s.WriteQueue)

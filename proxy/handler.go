@@ -340,6 +340,11 @@ func (s *Server) release() {
 // fail writes e as the response of x.
 func (s *Server) fail(ctx *fasthttp.RequestCtx, x *exchange, e *llm.Error) bool {
 	e = s.scrub(e)
+	if x.route == routeResponses {
+		// A limit found below the edge (a tier's output cap) names the
+		// canonical parameter; the client sent max_output_tokens.
+		e = renameLimitParam(e, "stop", "max_output_tokens")
+	}
 	x.err = e
 	x.status = x.writeError(ctx, e)
 	return true
@@ -534,6 +539,9 @@ func (s *Server) budget(x *exchange, stream bool) (context.Context, context.Canc
 
 // chat serves POST /v1/chat/completions.
 func (s *Server) chat(ctx *fasthttp.RequestCtx, x *exchange, p *principal) bool {
+	if e := s.o.Limits.CheckBody(ctx.PostBody(), llm.ChatBodyFields); e != nil {
+		return s.fail(ctx, x, e)
+	}
 	r := new(llm.Request)
 	if err := llm.DecodeRequest(ctx.PostBody(), r); err != nil {
 		return s.fail(ctx, x, llm.AsError(err))

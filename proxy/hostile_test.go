@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -104,14 +105,15 @@ func TestHostileInputsGet4xxInOpenAIShapeWithBoundedMemory(t *testing.T) {
 				t.Errorf("the Completer was called for a hostile request")
 			}
 			// The test's own client (net/http, reading the body from a
-			// strings.Reader) allocates little; the server holds the body
-			// and decodes it once. The worst case is a body of tiny
-			// messages or parts: each 30-byte message decodes into a
-			// Message of a few hundred bytes (plus slice growth), about 40
-			// bytes per body byte, refused only after decoding. 48x the
-			// body plus 4 MiB bounds that, and is far below what an
-			// unbounded allocation costs (n=1e15 choices).
-			bound := uint64(48*len(tc.body) + 4<<20)
+			// strings.Reader) allocates little; the server reads the body
+			// into its buffer (grown by doubling: about 2x the body) and
+			// counts messages, parts, tools and stop strings before
+			// decoding (llm.Limits.CheckBody), so a body of 100,000 tiny
+			// messages is refused without building one Message. 3x the
+			// body plus 4 MiB bounds that. (Decoding first cost about 40
+			// bytes per body byte: the bound was 48x before CheckBody.)
+			bound := uint64(3*len(tc.body) + 4<<20)
+			t.Logf("allocated %.2fx the body", float64(m1.TotalAlloc-m0.TotalAlloc)/float64(len(tc.body)))
 			if got := m1.TotalAlloc - m0.TotalAlloc; got > bound {
 				t.Errorf("allocated %d bytes for a %d-byte body, bound %d", got, len(tc.body), bound)
 			}
@@ -257,4 +259,60 @@ func (h *harness) doRacingClose(body string, hdr ...string) (*http.Response, str
 	conn.Close()
 	<-wrote
 	return resp, string(b)
+}
+
+// TestLimitsOnMessagesAndResponses: the Messages and Responses APIs refuse
+// what is over the limits, in their own error shapes, before decoding for
+// counted arrays (memory stays a small multiple of the body), and never
+// call the Completer.
+func TestLimitsOnMessagesAndResponses(t *testing.T) {
+	c := &cannedCompleter{resp: cannedResponse()}
+	h := start(t, Options{Completer: c})
+	amsg := `{"role":"user","content":"hi"}`
+	cases := []struct {
+		name, path, body, param string
+	}{
+		{"messages: 100k messages", "/v1/messages", `{"model":"auto","max_tokens":10,"messages":[` + repeatJSON(amsg, 100000) + `]}`, "messages"},
+		{"messages: 100k content blocks", "/v1/messages", `{"model":"auto","max_tokens":10,"messages":[{"role":"user","content":[` + repeatJSON(`{"type":"text","text":"a"}`, 100000) + `]}]}`, "messages[0].content"},
+		{"messages: huge max_tokens", "/v1/messages", `{"model":"auto","max_tokens":100000000,"messages":[` + amsg + `]}`, "max_tokens"},
+		{"messages: 1M stop sequences", "/v1/messages", `{"model":"auto","max_tokens":10,"stop_sequences":[` + repeatJSON(`"a"`, 1000000) + `],"messages":[` + amsg + `]}`, "stop_sequences"},
+		{"messages: 10k tools", "/v1/messages", `{"model":"auto","max_tokens":10,"tools":[` + repeatJSON(`{"name":"f","input_schema":{"type":"object"}}`, 10000) + `],"messages":[` + amsg + `]}`, "tools"},
+		{"count_tokens: 100k messages", "/v1/messages/count_tokens", `{"model":"auto","messages":[` + repeatJSON(amsg, 100000) + `]}`, "messages"},
+		{"responses: 100k input items", "/v1/responses", `{"model":"auto","input":[` + repeatJSON(`{"role":"user","content":"hi"}`, 100000) + `]}`, "input"},
+		{"responses: huge max_output_tokens", "/v1/responses", `{"model":"auto","max_output_tokens":100000000,"input":"hi"}`, "max_output_tokens"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := c.requests
+			var m0, m1 runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&m0)
+			resp, body := h.do("POST", tc.path, tc.body)
+			runtime.ReadMemStats(&m1)
+			if resp.StatusCode != 400 {
+				t.Fatalf("status %d, want 400: %.300s", resp.StatusCode, body)
+			}
+			if strings.HasPrefix(tc.path, "/v1/messages") {
+				var e struct {
+					Type  string `json:"type"`
+					Error struct{ Type, Message string }
+				}
+				if err := json.Unmarshal([]byte(body), &e); err != nil || e.Type != "error" || e.Error.Type != "invalid_request_error" ||
+					!strings.Contains(e.Error.Message, "limit of") {
+					t.Fatalf("not an Anthropic limit error: %s", body)
+				}
+			} else {
+				msg, typ, param, code := openAIError(t, body)
+				if typ != "invalid_request_error" || str(param) != tc.param || str(code) != "limit_exceeded" || !strings.Contains(msg, "limit of") {
+					t.Fatalf("type %s param %s code %s msg %q", typ, str(param), str(code), msg)
+				}
+			}
+			if c.requests != before {
+				t.Error("the Completer was called")
+			}
+			if got, bound := m1.TotalAlloc-m0.TotalAlloc, uint64(3*len(tc.body)+4<<20); got > bound {
+				t.Errorf("allocated %d bytes for a %d-byte body, bound %d", got, len(tc.body), bound)
+			}
+		})
+	}
 }

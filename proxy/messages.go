@@ -60,8 +60,15 @@ func anthropicHeaders(h *fasthttp.RequestHeader) anthropicapi.Headers {
 // messages serves POST /v1/messages: the Messages codec around the same
 // pipeline as chat completions.
 func (s *Server) messages(ctx *fasthttp.RequestCtx, x *exchange, p *principal) bool {
+	if e := s.o.Limits.CheckBody(ctx.PostBody(), llm.MessagesBodyFields); e != nil {
+		return s.fail(ctx, x, e)
+	}
 	r, e := anthropicapi.Decode(ctx.PostBody(), anthropicHeaders(&ctx.Request.Header), false)
 	if e != nil {
+		return s.fail(ctx, x, e)
+	}
+	if e := s.checkLimits(r, "stop_sequences", "max_tokens"); e != nil {
+		x.model = r.Model
 		return s.fail(ctx, x, e)
 	}
 	if e := validateSampling(r); e != nil {
@@ -80,6 +87,9 @@ func (s *Server) messages(ctx *fasthttp.RequestCtx, x *exchange, p *principal) b
 // countTokens serves POST /v1/messages/count_tokens with a local estimate
 // (see anthropicapi.CountTokens); no provider is called.
 func (s *Server) countTokens(ctx *fasthttp.RequestCtx, x *exchange, p *principal) bool {
+	if e := s.o.Limits.CheckBody(ctx.PostBody(), llm.MessagesBodyFields); e != nil {
+		return s.fail(ctx, x, e)
+	}
 	r, e := anthropicapi.Decode(ctx.PostBody(), anthropicHeaders(&ctx.Request.Header), true)
 	if e != nil {
 		return s.fail(ctx, x, e)
@@ -121,8 +131,15 @@ func (m *messagesEncoder) heartbeat() []byte { return anthropicapi.Ping }
 // around the same pipeline as chat completions. Errors use the OpenAI
 // envelope, as the Responses API does.
 func (s *Server) responses(ctx *fasthttp.RequestCtx, x *exchange, p *principal) bool {
+	if e := s.o.Limits.CheckBody(ctx.PostBody(), llm.ResponsesBodyFields); e != nil {
+		return s.fail(ctx, x, e)
+	}
 	r, e := responsesapi.Decode(ctx.PostBody())
 	if e != nil {
+		return s.fail(ctx, x, e)
+	}
+	if e := s.checkLimits(r, "stop", "max_output_tokens"); e != nil {
+		x.model = r.Model
 		return s.fail(ctx, x, e)
 	}
 	if e := validateSampling(r); e != nil {

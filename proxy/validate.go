@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"strconv"
+	"strings"
 
 	"llmrouter/llm"
 )
@@ -13,6 +14,36 @@ func (s *Server) validate(r *llm.Request) *llm.Error {
 		return e
 	}
 	return validateChat(r)
+}
+
+// checkLimits applies the server's limits to a request decoded by another
+// wire API's codec, naming parameters as that API does: stop is its stop
+// strings' key, maxTokens its output-token cap's key.
+func (s *Server) checkLimits(r *llm.Request, stop, maxTokens string) *llm.Error {
+	if e := s.o.Limits.Check(r); e != nil {
+		return renameLimitParam(e, stop, maxTokens)
+	}
+	return nil
+}
+
+// renameLimitParam returns a limit error (code limit_exceeded) about the
+// canonical stop or max_tokens / max_completion_tokens parameters with the
+// names a wire API uses for them; other errors are returned as they are.
+func renameLimitParam(e *llm.Error, stop, maxTokens string) *llm.Error {
+	if e == nil || e.Code != "limit_exceeded" {
+		return e
+	}
+	c := *e
+	switch {
+	case c.Param == "max_tokens" || c.Param == "max_completion_tokens":
+		c.Message = strings.Replace(c.Message, c.Param, maxTokens, 1)
+		c.Param = maxTokens
+	case c.Param == "stop" || strings.HasPrefix(c.Param, "stop["):
+		c.Param = stop + strings.TrimPrefix(c.Param, "stop")
+	default:
+		return e
+	}
+	return &c
 }
 
 // validateChat checks a decoded chat request beyond its JSON types. It

@@ -230,29 +230,110 @@ func Similarities(ctx context.Context, e embeddings.Embedder, pairs []Pair) ([]f
 }
 
 // MinHits is the fewest hits a row needs before Recommend trusts its
-// precision: with fewer, one lucky pair decides the figure.
+// precision, whatever the target: with fewer, one lucky pair decides the
+// figure.
 const MinHits = 20
 
-// Recommend returns the lowest threshold whose row, and every row with a
-// higher threshold that has at least MinHits hits, keeps precision >=
-// targetPrecision; the row itself must have at least MinHits hits. ok is
-// false when no row qualifies (then raise the target data size or accept a
-// lower target). rows may be in any order.
-func Recommend(rows []Row, targetPrecision float64) (Row, bool) {
+// DefaultMinHits is the fewest hits Recommend asks for at a target
+// precision: enough that a single false hit among them would already put
+// precision below the target (ceil(1 / (1 - target)): 100 at 0.99, 1000 at
+// 0.999), and never fewer than MinHits. A precision measured on fewer hits
+// than that cannot show the target is met.
+func DefaultMinHits(target float64) int {
+	if target >= 1 {
+		return 10_000
+	}
+	n := int(math.Ceil(1/(1-target) - 1e-9))
+	return max(n, MinHits)
+}
+
+// Outcome is what Recommend concluded.
+type Outcome int
+
+const (
+	// Recommended: Row is the loosest threshold whose precision, and that
+	// of every stricter row with enough hits, stays >= the target, with at
+	// least MinHits hits.
+	Recommended Outcome = iota
+	// TooFewHits: some threshold kept the target precision, but on fewer
+	// hits than needed. Row is the loosest such threshold (Seen hits); Need
+	// hits would be needed, about MorePairs more labelled pairs like these
+	// at its hit rate (0 when it had no hits at all: Row is then zero).
+	TooFewHits
+	// Imprecise: the strictest threshold with enough hits is already below
+	// the target precision (Row); no looser one can do better on these
+	// pairs. Raise the threshold range, improve the embedder, or accept a
+	// lower target.
+	Imprecise
+)
+
+// Recommendation is Recommend's answer.
+type Recommendation struct {
+	Outcome   Outcome
+	Row       Row
+	Target    float64 // the precision asked for
+	Need      int     // the hits a recommendation needs (min hits)
+	Seen      int     // TooFewHits: the hits Row had
+	MorePairs int     // TooFewHits: about how many more labelled pairs would give Need hits
+	Pairs     int     // pairs evaluated (from the rows' counts)
+}
+
+// OK reports a recommendation to apply.
+func (r Recommendation) OK() bool { return r.Outcome == Recommended }
+
+// Recommend scans rows from the strictest threshold down and returns the
+// loosest threshold whose precision stays >= target with at least minHits
+// hits (rows with fewer hits are not trusted either way: they neither
+// qualify nor stop the scan). minHits <= 0 means DefaultMinHits(target).
+// When no row qualifies it says why: too few hits (how many it saw at the
+// loosest precise threshold, how many it would need, and about how many
+// more pairs that takes) or too imprecise. rows may be in any order.
+func Recommend(rows []Row, target float64, minHits int) Recommendation {
+	if minHits <= 0 {
+		minHits = DefaultMinHits(target)
+	}
 	sorted := slices.Clone(rows)
 	slices.SortFunc(sorted, func(a, b Row) int { return cmpFloat(b.Threshold, a.Threshold) })
-	var best Row
-	found := false
-	for _, r := range sorted { // highest threshold first
-		if r.Hits() < MinHits {
+	rec := Recommendation{Outcome: TooFewHits, Target: target, Need: minHits}
+	if len(rows) > 0 {
+		r := rows[0]
+		rec.Pairs = r.TP + r.FP + r.FN + r.TN
+	}
+	var provisional Row
+	havePrecise := false
+	for _, r := range sorted { // strictest first
+		if r.Hits() == 0 {
 			continue
 		}
-		if r.Precision < targetPrecision {
+		if r.Hits() < minHits {
+			if r.Precision >= target {
+				provisional, havePrecise = r, true
+			}
+			continue
+		}
+		if r.Precision < target {
+			if rec.Outcome != Recommended {
+				rec.Outcome, rec.Row = Imprecise, r
+			}
 			break
 		}
-		best, found = r, true
+		rec.Outcome, rec.Row = Recommended, r
 	}
-	return best, found
+	if rec.Outcome == TooFewHits && havePrecise {
+		rec.Row, rec.Seen = provisional, provisional.Hits()
+		if provisional.HitRate > 0 && rec.Pairs > 0 {
+			rec.MorePairs = max(0, int(math.Ceil(float64(minHits)/provisional.HitRate))-rec.Pairs)
+		}
+	}
+	if rec.Outcome == Imprecise && havePrecise {
+		// A stricter threshold held the target on too few hits: more data
+		// may still show it.
+		rec.Outcome, rec.Row, rec.Seen = TooFewHits, provisional, provisional.Hits()
+		if provisional.HitRate > 0 && rec.Pairs > 0 {
+			rec.MorePairs = max(0, int(math.Ceil(float64(minHits)/provisional.HitRate))-rec.Pairs)
+		}
+	}
+	return rec
 }
 
 func cmpFloat(a, b float64) int {
@@ -265,31 +346,55 @@ func cmpFloat(a, b float64) int {
 	return 0
 }
 
-// Write prints rows as an aligned table, marking the recommended row with
-// "<=" (rec is ignored when ok is false).
-func Write(w io.Writer, rows []Row, rec Row, ok bool) error {
+// Write prints rows as an aligned table, strictest threshold last as given,
+// with the hit ratio next to the precision it buys (precision against hit
+// ratio), marks the recommended row, and ends with the conclusion: the
+// recommended threshold, or how many hits were seen against how many are
+// needed, or that no threshold is precise enough.
+func Write(w io.Writer, rows []Row, rec Recommendation) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "threshold\tprecision\trecall\thit rate\tTP\tFP\tFN\tTN\t\t")
+	fmt.Fprintln(tw, "threshold\thit ratio\tprecision\thits\trecall\tTP\tFP\tFN\tTN\t\t")
 	for _, r := range rows {
 		prec := "-"
 		if r.Hits() > 0 {
 			prec = fmt.Sprintf("%.4f", r.Precision)
 		}
 		mark := ""
-		if ok && r.Threshold == rec.Threshold {
+		switch {
+		case rec.OK() && r.Threshold == rec.Row.Threshold:
 			mark = "<= recommended"
+		case rec.Outcome == TooFewHits && rec.Seen > 0 && r.Threshold == rec.Row.Threshold:
+			mark = "<= precise, too few hits"
 		}
-		fmt.Fprintf(tw, "%.3f\t%s\t%.4f\t%.4f\t%d\t%d\t%d\t%d\t%s\t\n",
-			r.Threshold, prec, r.Recall, r.HitRate, r.TP, r.FP, r.FN, r.TN, mark)
+		fmt.Fprintf(tw, "%.3f\t%.4f\t%s\t%d\t%.4f\t%d\t%d\t%d\t%d\t%s\t\n",
+			r.Threshold, r.HitRate, prec, r.Hits(), r.Recall, r.TP, r.FP, r.FN, r.TN, mark)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if !ok {
-		_, err := fmt.Fprintf(w, "no threshold reaches the target precision with at least %d hits\n", MinHits)
-		return err
+	var err error
+	r := rec.Row
+	switch rec.Outcome {
+	case Recommended:
+		_, err = fmt.Fprintf(w, "recommended threshold: %.3f (hit ratio %.4f, precision %.4f >= %.4g on %d hits, recall %.4f)\n",
+			r.Threshold, r.HitRate, r.Precision, rec.Target, r.Hits(), r.Recall)
+	case TooFewHits:
+		if rec.Seen == 0 {
+			_, err = fmt.Fprintf(w, "no recommendation: no threshold kept precision >= %.4g on any hit; %d hits are needed (more pairs, or a wider threshold range)\n",
+				rec.Target, rec.Need)
+			break
+		}
+		_, err = fmt.Fprintf(w, "no recommendation yet: threshold %.3f keeps precision %.4f >= %.4g but on %d hits; %d are needed to trust it",
+			r.Threshold, r.Precision, rec.Target, rec.Seen, rec.Need)
+		if err == nil && rec.MorePairs > 0 {
+			_, err = fmt.Fprintf(w, " (about %d more labelled pairs like these, at its hit ratio %.4f)", rec.MorePairs, r.HitRate)
+		}
+		if err == nil {
+			_, err = fmt.Fprintln(w)
+		}
+	case Imprecise:
+		_, err = fmt.Fprintf(w, "no recommendation: the strictest threshold with at least %d hits, %.3f, has precision %.4f < %.4g; no looser threshold does better on these pairs\n",
+			rec.Need, r.Threshold, r.Precision, rec.Target)
 	}
-	_, err := fmt.Fprintf(w, "recommended threshold: %.3f (precision %.4f, recall %.4f, hit rate %.4f)\n",
-		rec.Threshold, rec.Precision, rec.Recall, rec.HitRate)
 	return err
 }

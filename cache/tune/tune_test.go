@@ -3,6 +3,7 @@ package tune
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,27 +78,39 @@ func TestEvaluateCounts(t *testing.T) {
 
 func TestRecommend(t *testing.T) {
 	row := func(th float64, tp, fp int) Row {
-		return Row{Threshold: th, TP: tp, FP: fp, Precision: float64(tp) / float64(max(tp+fp, 1))}
+		return Row{Threshold: th, TP: tp, FP: fp, TN: 1000 - tp - fp, Precision: float64(tp) / float64(max(tp+fp, 1)), HitRate: float64(tp+fp) / 1000}
 	}
 	tests := []struct {
-		name string
-		rows []Row
-		want float64
-		ok   bool
+		name    string
+		rows    []Row
+		minHits int
+		want    float64
+		outcome Outcome
+		seen    int
 	}{
-		{"lowest precise", []Row{row(0.8, 90, 10), row(0.9, 99, 1), row(0.95, 50, 0)}, 0.9, true},
-		{"any order", []Row{row(0.95, 50, 0), row(0.8, 90, 10), row(0.9, 99, 1)}, 0.9, true},
-		{"dip above stops the scan", []Row{row(0.8, 200, 1), row(0.9, 90, 10), row(0.95, 50, 0)}, 0.95, true},
-		{"too few hits", []Row{row(0.9, 5, 0), row(0.95, 3, 0)}, 0, false},
-		{"never precise", []Row{row(0.9, 50, 50)}, 0, false},
+		{"loosest precise", []Row{row(0.8, 90, 10), row(0.9, 99, 1), row(0.95, 50, 0)}, 20, 0.9, Recommended, 0},
+		{"any order", []Row{row(0.95, 50, 0), row(0.8, 90, 10), row(0.9, 99, 1)}, 20, 0.9, Recommended, 0},
+		{"dip above stops the scan", []Row{row(0.8, 200, 1), row(0.9, 90, 10), row(0.95, 50, 0)}, 20, 0.95, Recommended, 0},
+		{"min hits raises the bar", []Row{row(0.8, 90, 10), row(0.9, 99, 1), row(0.95, 50, 0)}, 100, 0.9, Recommended, 0},
+		{"too few hits", []Row{row(0.9, 5, 0), row(0.95, 3, 0)}, 20, 0.9, TooFewHits, 5},
+		{"too few for the default at 0.99", []Row{row(0.9, 60, 0), row(0.95, 30, 0)}, 0, 0.9, TooFewHits, 60},
+		{"no hits at all", []Row{row(0.9, 0, 0)}, 20, 0, TooFewHits, 0},
+		{"never precise", []Row{row(0.9, 50, 50)}, 20, 0.9, Imprecise, 0},
+		{"precise only on few hits above an imprecise row", []Row{row(0.8, 50, 50), row(0.95, 3, 0)}, 20, 0.95, TooFewHits, 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, ok := Recommend(tt.rows, 0.99)
-			if ok != tt.ok || got.Threshold != tt.want {
-				t.Errorf("Recommend = %v, %v; want %v, %v", got.Threshold, ok, tt.want, tt.ok)
+			got := Recommend(tt.rows, 0.99, tt.minHits)
+			if got.Outcome != tt.outcome || got.Row.Threshold != tt.want || got.Seen != tt.seen {
+				t.Errorf("Recommend = %+v; want outcome %v at %v, seen %d", got, tt.outcome, tt.want, tt.seen)
+			}
+			if tt.outcome == TooFewHits && tt.seen > 0 && got.MorePairs <= 0 {
+				t.Errorf("MorePairs = %d, want > 0", got.MorePairs)
 			}
 		})
+	}
+	if DefaultMinHits(0.99) != 100 || DefaultMinHits(0.9) != MinHits || DefaultMinHits(0.999) != 1000 {
+		t.Errorf("DefaultMinHits: %d %d %d", DefaultMinHits(0.99), DefaultMinHits(0.9), DefaultMinHits(0.999))
 	}
 }
 
@@ -106,16 +119,27 @@ func TestThresholdsAndWrite(t *testing.T) {
 	if len(ts) != 3 || ts[0] != 0.9 || ts[2] != 1 {
 		t.Fatalf("Thresholds = %v", ts)
 	}
-	rows := []Row{{Threshold: 0.9, TP: 30, FP: 0, Precision: 1, Recall: 0.5, HitRate: 0.3}, {Threshold: 0.95}}
+	rows := []Row{{Threshold: 0.9, TP: 30, FP: 0, FN: 30, TN: 40, Precision: 1, Recall: 0.5, HitRate: 0.3}, {Threshold: 0.95, FN: 60, TN: 40}}
 	var buf bytes.Buffer
-	if err := Write(&buf, rows, rows[0], true); err != nil {
+	if err := Write(&buf, rows, Recommend(rows, 0.99, 20)); err != nil {
 		t.Fatal(err)
 	}
 	out := buf.String()
-	for _, want := range []string{"threshold", "precision", "0.900", "1.0000", "recommended threshold: 0.900", "-"} {
+	for _, want := range []string{"threshold", "hit ratio", "precision", "0.900", "0.3000", "1.0000", "recommended threshold: 0.900", "-"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+	// The header puts hit ratio right before precision.
+	if h := strings.Fields(strings.SplitN(out, "\n", 2)[0]); len(h) < 4 || h[1] != "hit" || h[3] != "precision" {
+		t.Errorf("header %v", h)
+	}
+	buf.Reset()
+	if err := Write(&buf, rows, Recommend(rows, 0.99, 100)); err != nil {
+		t.Fatal(err)
+	}
+	if out := buf.String(); !strings.Contains(out, "on 30 hits; 100 are needed") || !strings.Contains(out, "about 234 more labelled pairs") {
+		t.Errorf("too-few-hits output:\n%s", out)
 	}
 }
 
@@ -182,9 +206,9 @@ func TestShippedThresholdOnSTSBTrain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, ok := Recommend(rows, 0.99)
-	if !ok || rec.Threshold > embeddings.DefaultLexicalThreshold {
-		t.Errorf("recommended %v (ok %v); the shipped %.2f must be at or above it", rec.Threshold, ok, embeddings.DefaultLexicalThreshold)
+	rec := Recommend(rows, 0.99, MinHits)
+	if !rec.OK() || rec.Row.Threshold > embeddings.DefaultLexicalThreshold {
+		t.Errorf("recommended %+v; the shipped %.2f must be at or above it", rec, embeddings.DefaultLexicalThreshold)
 	}
 }
 
@@ -200,5 +224,70 @@ func BenchmarkEvaluateSTSBDev(b *testing.B) {
 		if _, err := Evaluate(context.Background(), embeddings.NewLexical(0), pairs, []float64{0.95}, true); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestRecommendOutcomesOnSTSB drives each outcome of Recommend with the
+// lexical embedder and the guard on STS-B train: at a target the data can
+// show (0.95, 20 hits) a recommendation whose row has the hits and the
+// precision asked for; at 0.99 (100 hits needed) "too few hits" with the
+// counts, because the lexical embedder keeps that precision only on a few
+// dozen near-duplicate pairs; on the pairs labelled different only,
+// "imprecise".
+func TestRecommendOutcomesOnSTSB(t *testing.T) {
+	ctx := context.Background()
+	e := embeddings.NewLexical(0)
+	ths := Thresholds(0.5, 1, 0.01)
+	train := readSTSB(t, "sts-train.csv")
+	rows, err := Evaluate(ctx, e, train, ths, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	rec := Recommend(rows, 0.95, 0)
+	t.Logf("train at 0.95: %+v", rec)
+	if !rec.OK() || rec.Need != MinHits || rec.Row.Hits() < rec.Need || rec.Row.Precision < 0.95 {
+		t.Fatalf("train at 0.95: %+v, want a recommendation with >= %d hits", rec, MinHits)
+	}
+	for _, r := range rows { // the loosest: every stricter row with enough hits is precise too
+		if r.Threshold > rec.Row.Threshold && r.Hits() >= rec.Need && r.Precision < 0.95 {
+			t.Errorf("row %.2f above the recommendation has precision %.4f", r.Threshold, r.Precision)
+		}
+	}
+	var buf bytes.Buffer
+	if err := Write(&buf, rows, rec); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("recommended threshold: %.3f", rec.Row.Threshold); !strings.Contains(buf.String(), want) {
+		t.Errorf("output lacks %q:\n%s", want, buf.String())
+	}
+
+	rec = Recommend(rows, 0.99, 0)
+	t.Logf("train at 0.99: %+v", rec)
+	if rec.Outcome != TooFewHits || rec.Seen == 0 || rec.Seen >= rec.Need || rec.Need != 100 || rec.MorePairs <= 0 || rec.Row.Precision < 0.99 {
+		t.Fatalf("train at 0.99: %+v, want too few hits with the counts", rec)
+	}
+	buf.Reset()
+	if err := Write(&buf, rows, rec); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("on %d hits; %d are needed", rec.Seen, rec.Need); !strings.Contains(buf.String(), want) || strings.Contains(buf.String(), "recommended threshold") {
+		t.Errorf("output lacks %q or recommends:\n%s", want, buf.String())
+	}
+
+	var different []Pair
+	for _, p := range train {
+		if !p.Same {
+			different = append(different, p)
+		}
+	}
+	rows, err = Evaluate(ctx, e, different, ths, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec = Recommend(rows, 0.99, 0)
+	t.Logf("different only: %+v", rec)
+	if rec.Outcome != Imprecise || rec.Row.Hits() < rec.Need || rec.Row.Precision >= 0.99 {
+		t.Fatalf("different pairs only: %+v, want imprecise", rec)
 	}
 }

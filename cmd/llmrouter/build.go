@@ -475,6 +475,19 @@ func (a *app) storePolicy(cfg *config.Config) {
 			_, t := a.proxy.TenantPolicy(tenant)
 			return t
 		},
+		AliasTier: a.aliasTier,
+	}
+	var caps [llm.TierLarge + 1]int
+	for name, tp := range cfg.Routing.Tiers {
+		if t, ok := llm.ParseTier(name); ok && t <= llm.TierLarge {
+			caps[t] = tp.MaxOutputTokens
+		}
+	}
+	p.MaxOutputTokens = func(t llm.Tier) int {
+		if t > llm.TierLarge {
+			return 0
+		}
+		return caps[t]
 	}
 	a.policy.Store(&p)
 }
@@ -592,15 +605,16 @@ func cacheOptions(cfg *config.Config) (cache.Options, error) {
 	o := cache.Options{
 		Exact: cache.ExactOptions{Disabled: !cc.Exact.Enabled, MaxBytes: cc.Exact.MaxBytes, TTL: cc.Exact.TTL},
 		Semantic: cache.SemanticOptions{
-			Disabled:       !cc.Semantic.Enabled,
-			Threshold:      cc.Semantic.Threshold,
-			MinPromptChars: cc.Semantic.MinPromptChars,
-			MaxPromptBytes: cfg.Server.Limits.SemanticMaxPromptBytes,
-			TTL:            cc.Semantic.TTL,
-			MaxEntries:     cc.Semantic.MaxEntries,
-			WriteQueue:     cc.Semantic.WriteQueue,
-			BatchSize:      cc.Semantic.BatchSize,
-			PurgeInterval:  cc.Semantic.PurgeInterval,
+			Disabled:         !cc.Semantic.Enabled,
+			Threshold:        cc.Semantic.Threshold,
+			MinPromptChars:   cc.Semantic.MinPromptChars,
+			MinTemplateBytes: cc.Semantic.MinTemplateBytes,
+			MaxPromptBytes:   cfg.Server.Limits.SemanticMaxPromptBytes,
+			TTL:              cc.Semantic.TTL,
+			MaxEntries:       cc.Semantic.MaxEntries,
+			WriteQueue:       cc.Semantic.WriteQueue,
+			BatchSize:        cc.Semantic.BatchSize,
+			PurgeInterval:    cc.Semantic.PurgeInterval,
 		},
 	}
 	if o.Semantic.Threshold == 0 {

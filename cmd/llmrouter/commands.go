@@ -94,16 +94,21 @@ func classifyCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// cacheTuneCmd prints precision, recall and hit rate by threshold for the
-// configured embedder on labelled pairs, and recommends a threshold.
+// cacheTuneCmd prints hit ratio, precision and recall by threshold for the
+// configured embedder on labelled pairs, and recommends the loosest
+// threshold that keeps the target precision on enough hits; without one it
+// says what it saw and what it would need, and exits 1.
 func cacheTuneCmd(args []string, stdout, stderr io.Writer) int {
 	var pairsPath string
 	var target, from, to, step float64
+	var minHits int
 	var stsb, noGuard bool
 	cfg, _, code := loadFlagConfig("cache tune", args, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&pairsPath, "pairs", "", "labelled pairs: text1<TAB>text2<TAB>label (1 = the same answer serves both)")
 		fs.BoolVar(&stsb, "stsb", false, "read --pairs in the STS Benchmark format (score >= 4 counts as the same)")
-		fs.Float64Var(&target, "target", 0.99, "precision to keep")
+		fs.Float64Var(&target, "precision", 0.99, "precision to keep, in (0, 1]")
+		fs.Float64Var(&target, "target", 0.99, "same as -precision")
+		fs.IntVar(&minHits, "min-hits", 0, "fewest hits a recommended threshold needs; 0 = max(20, ceil(1/(1-precision))), 100 at 0.99")
 		fs.Float64Var(&from, "from", 0.50, "lowest threshold to try")
 		fs.Float64Var(&to, "to", 1.00, "highest threshold to try")
 		fs.Float64Var(&step, "step", 0.01, "threshold step")
@@ -114,6 +119,10 @@ func cacheTuneCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	if pairsPath == "" {
 		fmt.Fprintln(stderr, "llmrouter cache tune: --pairs FILE is required")
+		return 2
+	}
+	if target <= 0 || target > 1 || minHits < 0 || step <= 0 || from > to {
+		fmt.Fprintln(stderr, "llmrouter cache tune: -precision must be in (0, 1], -min-hits >= 0, -step > 0 and -from <= -to")
 		return 2
 	}
 	f, err := os.Open(pairsPath)
@@ -147,16 +156,13 @@ func cacheTuneCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "llmrouter cache tune: %v\n", err)
 		return 1
 	}
-	rec, ok := tune.Recommend(rows, target)
-	fmt.Fprintf(stdout, "embedder %s, %d pairs, guard %v, configured threshold %.3f\n",
-		e.Name(), len(pairs), !noGuard, configuredThreshold(cfg))
-	if err := tune.Write(stdout, rows, rec, ok); err != nil {
+	rec := tune.Recommend(rows, target, minHits)
+	fmt.Fprintf(stdout, "embedder %s, %d pairs, guard %v, configured threshold %.3f, target precision %.4g on at least %d hits\n",
+		e.Name(), len(pairs), !noGuard, configuredThreshold(cfg), target, rec.Need)
+	if err := tune.Write(stdout, rows, rec); err != nil {
 		return 1
 	}
-	if ok {
-		fmt.Fprintf(stdout, "recommended threshold: %.2f (precision %.4f >= %.2f, recall %.4f)\n", rec.Threshold, rec.Precision, target, rec.Recall)
-	} else {
-		fmt.Fprintf(stdout, "no threshold keeps precision >= %.2f on these pairs\n", target)
+	if !rec.OK() {
 		return 1
 	}
 	return 0

@@ -44,7 +44,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			if len(rest) > 0 && rest[0] == "tune" {
 				return cacheTuneCmd(rest[1:], stdout, stderr)
 			}
-			fmt.Fprintln(stderr, "usage: llmrouter cache tune -config FILE --pairs FILE [--target 0.99]")
+			fmt.Fprintln(stderr, "usage: llmrouter cache tune -config FILE --pairs FILE [-precision 0.99] [-min-hits N]")
 			return 2
 		case "healthcheck":
 			return healthcheckCmd(rest, stderr)
@@ -72,7 +72,7 @@ const usageText = `usage:
   llmrouter [-config FILE] [-listen ADDR]          serve (default config: configs/default.yaml)
   llmrouter check-config -config FILE              validate a config and print a summary
   llmrouter classify -config FILE < prompts.jsonl  add tier, score and reasons to each JSONL line
-  llmrouter cache tune -config FILE --pairs FILE   precision/recall by semantic threshold
+  llmrouter cache tune -config FILE --pairs FILE   hit ratio vs precision by semantic threshold
   llmrouter router fit -data FILE -out FILE        fit the learned classifier (subject-wise CV)
   llmrouter router eval -config FILE -data FILE    cost-quality curve, APGR, vs hand/size/random
   llmrouter healthcheck [-config FILE] [-url URL]  exit 0 when the proxy's /healthz answers

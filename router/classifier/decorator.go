@@ -2,6 +2,7 @@ package classifier
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -25,6 +26,16 @@ type Policy struct {
 	// routes every turn on its own. Overrides bypass it; the cap applies
 	// after it.
 	Sessions *Sessions
+	// MaxOutputTokens returns the most output tokens a request of tier t
+	// may ask for (max_tokens and max_completion_tokens); 0 means no cap
+	// beyond the server's. A request over its tier's cap fails with
+	// KindInvalidRequest, code limit_exceeded (400 in every wire API), and
+	// is not sent on. nil caps nothing.
+	MaxOutputTokens func(t llm.Tier) int
+	// AliasTier returns the tier of a pinned model alias (llm.TierUnset
+	// when it has none), so that pinned requests meet their tier's
+	// MaxOutputTokens too. nil: pinned requests are not capped by tier.
+	AliasTier func(model string) llm.Tier
 }
 
 // Decorator is an llm.Completer that sets the tier of requests to auto
@@ -55,18 +66,30 @@ func NewDecorator(next llm.Completer, classifier func() *Classifier, policy func
 
 // Complete implements llm.Completer.
 func (d *Decorator) Complete(ctx context.Context, req *llm.Request) (*llm.Response, error) {
-	return d.next.Complete(ctx, d.traced(ctx, req))
+	r, err := d.traced(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return d.next.Complete(ctx, r)
 }
 
 // Stream implements llm.Completer.
 func (d *Decorator) Stream(ctx context.Context, req *llm.Request) (llm.Stream, error) {
-	return d.next.Stream(ctx, d.traced(ctx, req))
+	r, err := d.traced(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return d.next.Stream(ctx, r)
 }
 
 // traced is route inside a classify span (a no-op when tracing is off).
-func (d *Decorator) traced(ctx context.Context, req *llm.Request) *llm.Request {
+func (d *Decorator) traced(ctx context.Context, req *llm.Request) (*llm.Request, *llm.Error) {
 	_, sp := llm.StartSpan(ctx, llm.SpanClassify)
-	r := d.route(req)
+	r, err := d.route(req)
+	if err != nil {
+		sp.End()
+		return nil, err
+	}
 	if sp.Recording() && r != req {
 		mv := req.Meta.Values()
 		sp.SetString("llmrouter.tier", r.Tier.String())
@@ -74,17 +97,25 @@ func (d *Decorator) traced(ctx context.Context, req *llm.Request) *llm.Request {
 		sp.SetString("llmrouter.reasons", strings.Join(mv.Reasons, ","))
 	}
 	sp.End()
-	return r
+	return r, nil
 }
 
 // Route returns the request Complete would pass to next, without calling
 // it: req itself for pinned models, else a copy with Tier set (recorded in
-// req.Meta). Batch jobs use it to route a line before choosing how to send
-// it.
-func (d *Decorator) Route(req *llm.Request) *llm.Request { return d.route(req) }
+// req.Meta); nil when Complete would refuse it (over its tier's
+// MaxOutputTokens). Batch jobs use it to route a line before choosing how
+// to send it.
+func (d *Decorator) Route(req *llm.Request) *llm.Request {
+	r, err := d.route(req)
+	if err != nil {
+		return nil
+	}
+	return r
+}
 
-// route returns req itself for pinned models, else a copy with Tier set.
-func (d *Decorator) route(req *llm.Request) *llm.Request {
+// route returns req itself for pinned models, else a copy with Tier set,
+// or the error of a request over its tier's output-token cap.
+func (d *Decorator) route(req *llm.Request) (*llm.Request, *llm.Error) {
 	var p Policy
 	if d.policy != nil {
 		p = d.policy()
@@ -94,7 +125,12 @@ func (d *Decorator) route(req *llm.Request) *llm.Request {
 		aliases = []string{"auto"}
 	}
 	if !slices.Contains(aliases, req.Model) {
-		return req
+		if p.AliasTier != nil {
+			if e := p.checkOutput(req, p.AliasTier(req.Model)); e != nil {
+				return nil, e
+			}
+		}
+		return req, nil
 	}
 	c := d.get()
 	dec := d.decide(c, req, p)
@@ -106,7 +142,31 @@ func (d *Decorator) route(req *llm.Request) *llm.Request {
 		v.Reasons = dec.Reasons
 		v.Session = dec.session
 	})
-	return &r2
+	if e := p.checkOutput(req, dec.Tier); e != nil {
+		return nil, e
+	}
+	return &r2, nil
+}
+
+// checkOutput returns the limit error of a request asking for more output
+// tokens than tier t allows, or nil.
+func (p *Policy) checkOutput(req *llm.Request, t llm.Tier) *llm.Error {
+	if p.MaxOutputTokens == nil || t == llm.TierUnset {
+		return nil
+	}
+	max := p.MaxOutputTokens(t)
+	if max <= 0 {
+		return nil
+	}
+	param, v := "max_tokens", req.MaxTokens
+	if req.MaxCompletionTokens != nil && (v == nil || *req.MaxCompletionTokens > *v) {
+		param, v = "max_completion_tokens", req.MaxCompletionTokens
+	}
+	if v == nil || *v <= max {
+		return nil
+	}
+	return &llm.Error{Kind: llm.KindInvalidRequest, Param: param, Code: "limit_exceeded",
+		Message: fmt.Sprintf("%s is over this proxy's limit of %d output tokens for the %s tier (requested %d)", param, max, t, *v)}
 }
 
 // routed is a Decision plus the session outcome.

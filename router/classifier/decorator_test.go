@@ -2,6 +2,8 @@ package classifier
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"sync"
 	"testing"
 
@@ -156,5 +158,68 @@ func TestDecoratorSwapsSnapshot(t *testing.T) {
 	}
 	if got := next.last().Tier; got != llm.TierLarge {
 		t.Errorf("tier %s after the swap, want large", got)
+	}
+}
+
+// TestDecoratorTierOutputCap: a request asking for more output tokens than
+// its tier allows fails with a limit error naming the parameter and is not
+// sent on, whether the classifier chose the tier (auto) or the alias is
+// pinned to it; within the cap, or in an uncapped tier, it goes through.
+func TestDecoratorTierOutputCap(t *testing.T) {
+	c := newDefault(t)
+	caps := map[llm.Tier]int{llm.TierSmall: 1000, llm.TierMedium: 4000}
+	policy := Policy{
+		MaxOutputTokens: func(t llm.Tier) int { return caps[t] },
+		AliasTier: func(m string) llm.Tier {
+			if m == "mini" {
+				return llm.TierSmall
+			}
+			return llm.TierUnset
+		},
+	}
+	hard := "Prove rigorously that there are infinitely many primes, then derive the asymptotic density of primes from the prime number theorem."
+	n := func(v int) *int { return &v }
+	tests := []struct {
+		name, model, text        string
+		maxTokens, maxCompletion *int
+		param                    string // "" means accepted
+	}{
+		{"auto small within", "auto", "hi", n(1000), nil, ""},
+		{"auto small over", "auto", "hi", n(1001), nil, "max_tokens"},
+		{"auto small over by max_completion_tokens", "auto", "hi", n(10), n(5000), "max_completion_tokens"},
+		{"auto large uncapped", "auto", hard, n(100000), nil, ""},
+		{"pinned small over", "mini", "hi", n(2000), nil, "max_tokens"},
+		{"pinned small within", "mini", "hi", n(500), nil, ""},
+		{"pinned alias without a tier", "sonnet", "hi", n(100000), nil, ""},
+		{"no max_tokens", "auto", "hi", nil, nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			next := &recordsRequests{}
+			d := NewDecorator(next, func() *Classifier { return c }, func() Policy { return policy })
+			req := user(tt.text)
+			req.Model, req.MaxTokens, req.MaxCompletionTokens, req.Meta = tt.model, tt.maxTokens, tt.maxCompletion, &llm.Meta{}
+			_, err := d.Complete(context.Background(), req)
+			routed := d.Route(req)
+			if tt.param == "" {
+				if err != nil || len(next.reqs) != 1 || routed == nil {
+					t.Fatalf("refused: %v (sent %d, routed %v)", err, len(next.reqs), routed != nil)
+				}
+				return
+			}
+			var e *llm.Error
+			if !errors.As(err, &e) || e.Kind != llm.KindInvalidRequest || e.Param != tt.param || e.Code != "limit_exceeded" {
+				t.Fatalf("err = %#v, want a limit error on %s", err, tt.param)
+			}
+			if !strings.Contains(e.Message, "small tier") || !strings.Contains(e.Message, "limit of 1000") {
+				t.Errorf("message %q does not name the tier and its cap", e.Message)
+			}
+			if len(next.reqs) != 0 || routed != nil {
+				t.Error("a request over its tier's cap was sent on")
+			}
+			if _, err := d.Stream(context.Background(), req); !errors.As(err, &e) {
+				t.Errorf("stream: %v", err)
+			}
+		})
 	}
 }
