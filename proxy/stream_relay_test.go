@@ -262,3 +262,25 @@ func BenchmarkStreamRelay(b *testing.B) {
 		})
 	}
 }
+
+// TestCoalescedRelayWritesTheSameBytes: holding events for a flush changes
+// when bytes leave, never which.
+func TestCoalescedRelayWritesTheSameBytes(t *testing.T) {
+	out := map[time.Duration]string{}
+	for _, coalesce := range []time.Duration{0, 5 * time.Millisecond} {
+		s, err := New(Options{Completer: failingCompleter{}, Auth: testAuth(), StreamCoalesce: coalesce})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		w := bufio.NewWriterSize(&b, 4096)
+		relayOnce(s, w, benchChunks(300))
+		out[coalesce] = b.String()
+	}
+	if out[0] != out[5*time.Millisecond] {
+		t.Fatalf("coalesced relay wrote other bytes:\n%q\nwant\n%q", out[5*time.Millisecond], out[0])
+	}
+	if n := strings.Count(out[0], "data: "); n != 301 || !strings.HasSuffix(out[0], "data: [DONE]\n\n") {
+		t.Fatalf("%d events, want 300 and [DONE]", n)
+	}
+}
