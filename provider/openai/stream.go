@@ -56,11 +56,13 @@ func (s *stream) next() (*llm.Chunk, error) {
 		if s.closed.Load() {
 			// Events still buffered are not handed out after Close.
 			s.err = &llm.Error{Kind: llm.KindCanceled, Provider: s.provider, Message: "stream closed"}
+			s.r.Release()
 			return nil, s.err
 		}
 		ev, err := s.r.Next()
 		if err != nil {
 			s.err = s.readError(err)
+			s.r.Release() // the stream is over: its buffer goes back to the pool
 			return nil, s.err
 		}
 		c, err := parseChunkWith(s.provider, ev.Name, ev.Data, &s.strs)
@@ -70,9 +72,11 @@ func (s *stream) next() (*llm.Chunk, error) {
 				// A well-behaved upstream ends the body right after
 				// [DONE]: read that end so the connection can be pooled.
 				_, _ = s.r.Next()
+				s.r.Release()
 				s.Close()
 			} else {
 				s.err = err
+				s.r.Release()
 			}
 			return nil, s.err
 		}
