@@ -27,6 +27,7 @@ if [ "$(nproc)" -ge 2 ]; then CORE_LOAD=0; CORE_PROXY=1; else CORE_LOAD=0; CORE_
 ulimit -n 65536 2>/dev/null || true
 
 COALESCE=${STREAM_COALESCE:-200us}
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 go build -o "$work/llmrouter" ./cmd/llmrouter
 go build -o "$work/benchupstream" ./cmd/benchupstream
 go build -o "$work/benchstream" ./cmd/benchstream
@@ -98,6 +99,7 @@ YAML
   kill "$PX_PID" 2>/dev/null || true; wait "$PX_PID" 2>/dev/null || true
 done
 
+LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 over() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.0f", a - b}'; }
 verdict() { awk -v v="$1" -v t="$2" 'BEGIN {print (v != "n/a" && v + 0 <= t + 0) ? "met" : "not met"}'; }
 lt() { awk -v v="$1" -v t="$2" 'BEGIN {print (v != "n/a" && v + 0 < t + 0) ? "met" : "not met"}'; }
@@ -137,4 +139,6 @@ cat <<MD
 - Memory per open stream (flush per event): (${RSS[0s,1000]} - $((IDLE[0s] / 1024))) MiB over 1,000 streams, about
   $(awk -v a="${RSS[0s,1000]}" -v b="$((IDLE[0s] / 1024))" 'BEGIN {printf "%.0f", (a - b) * 1024 / 1000}') KiB each (RSS: the upstream connection and the Go heap's slack included;
   \`TestPerStreamMemoryIsBounded\` in \`proxy\` bounds the proxy's own share as a count).
+- Load average of the machine (1, 5, 15 min) at the start of the run: $LOAD0; at its end: $LOAD1. On two
+  cores, anything above about 2 means other work shared the cores with this run and inflated its figures.
 MD
