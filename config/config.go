@@ -137,6 +137,11 @@ type Server struct {
 	// HeartbeatInterval is how often an idle client stream gets an SSE
 	// comment line so intermediaries keep it open. Default 15s.
 	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
+	// StreamCoalesce lets a client stream hold events for up to this long
+	// so that events arriving within it are flushed in one write. The
+	// first event of a stream, and its end, are always flushed at once.
+	// Default 0: every event is flushed as it is written. At most 50ms.
+	StreamCoalesce time.Duration `yaml:"stream_coalesce"`
 	// MaxConcurrency bounds requests in progress; beyond it clients get 503.
 	// Default 1024.
 	MaxConcurrency int `yaml:"max_concurrency"`

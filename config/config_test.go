@@ -123,6 +123,7 @@ func TestValidationErrors(t *testing.T) {
 		{"negative body", mutate(t, "server.max_body_bytes", -1), fullEnv, []string{"server.max_body_bytes: must be positive"}},
 		{"negative duration", mutate(t, "server.read_timeout", "-1s"), fullEnv, []string{"server.read_timeout: must be a positive duration"}},
 		{"heartbeat >= stream", mutate(t, "server.heartbeat_interval", "10m"), fullEnv, []string{"server.heartbeat_interval: must be shorter"}},
+		{"stream_coalesce too long", mutate(t, "server.stream_coalesce", "1s"), fullEnv, []string{"server.stream_coalesce: must be between 0 and 50ms"}},
 		{"log level", mutate(t, "log.level", "loud"), fullEnv, []string{`log.level: must be one of debug, info, warn, error, got "loud"`}},
 		{"auth mode", mutate(t, "auth.mode", "open"), fullEnv, []string{`auth.mode: must be one of keys, none`}},
 		{"keys mode without keys", mutate(t, "auth.keys", []any{}), fullEnv, []string{"auth.keys: at least one key is required"}},

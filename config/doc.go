@@ -25,6 +25,7 @@
 //	  stream_timeout: 10m          # whole budget of one streamed request
 //	  request_timeout: 120s        # whole budget of one non-streamed request
 //	  heartbeat_interval: 15s      # SSE comment on idle client streams (< stream_timeout)
+//	  stream_coalesce: 0s          # hold stream events up to this long to flush them together (0-50ms; first event never waits)
 //	  max_concurrency: 1024        # requests in progress; beyond: 503
 //	  shutdown_timeout: 30s        # SIGTERM drain deadline
 //	  debug_log_prompts: false     # log prompt text at debug level

@@ -106,6 +106,9 @@ func (ck *checker) server(s *Server) {
 	ck.duration("server.stream_timeout", s.StreamTimeout)
 	ck.duration("server.request_timeout", s.RequestTimeout)
 	ck.duration("server.heartbeat_interval", s.HeartbeatInterval)
+	if s.StreamCoalesce < 0 || s.StreamCoalesce > 50*time.Millisecond {
+		ck.add("server.stream_coalesce", "must be between 0 and 50ms, got %s", s.StreamCoalesce)
+	}
 	ck.duration("server.shutdown_timeout", s.ShutdownTimeout)
 	if s.HeartbeatInterval > 0 && s.StreamTimeout > 0 && s.HeartbeatInterval >= s.StreamTimeout {
 		ck.add("server.heartbeat_interval", "must be shorter than server.stream_timeout")

@@ -77,6 +77,12 @@ type Options struct {
 	// proxy writes an SSE comment to keep intermediaries from timing out.
 	// Default 15 s.
 	HeartbeatInterval time.Duration
+	// StreamCoalesce is how long a stream may hold written events before
+	// flushing them to the client, so that events arriving within it leave
+	// in one write. The first event of a stream, and the last (done or
+	// error), are always flushed at once. 0 (the default) flushes every
+	// event as it is written.
+	StreamCoalesce time.Duration
 	// MaxConcurrency bounds requests in progress on the /v1 routes (streams
 	// count until they end); beyond it requests get 503 overloaded at once.
 	// 0 means unbounded.

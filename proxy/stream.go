@@ -43,6 +43,19 @@ func (chatEncoder) writeChunk(w *bufio.Writer, enc *json.Encoder, c *llm.Chunk, 
 		cp.Usage = nil
 		c = &cp
 	}
+	// The common chunk is appended straight into the writer's free buffer:
+	// no reflection, no allocation (when events are coalesced, a nearly
+	// full buffer is written out first so the append does not grow it).
+	if w.Available() < 1024 && w.Buffered() > 0 {
+		if err := w.Flush(); err != nil {
+			return false, err
+		}
+	}
+	b := append(w.AvailableBuffer(), sseData...)
+	if b, ok := appendChatChunk(b, c); ok {
+		_, err := w.Write(append(b, "\n\n"...))
+		return true, err
+	}
 	return true, writeEvent(w, enc, c)
 }
 
@@ -159,11 +172,31 @@ func (s *Server) pump(w *bufio.Writer, sctx context.Context, cancel context.Canc
 	jenc := json.NewEncoder(w)
 	jenc.SetEscapeHTML(false)
 	events := s.m.streamEvents.WithLabelValues(x.route, "chunk")
-	hb := time.NewTimer(s.o.HeartbeatInterval)
+	beat := sseHeartbeat
+	if f, ok := enc.(streamFramer); ok {
+		beat = f.heartbeat()
+	}
+	// The heartbeat timer is not reset per event: when it fires on a
+	// stream that was active meanwhile, it is re-armed for the rest of the
+	// interval since the last event.
+	every := s.o.HeartbeatInterval
+	hb := time.NewTimer(every)
 	defer hb.Stop()
+	last := time.Now()
+	// With coalescing, events after the first are written to w and flushed
+	// by the flush timer (or by the next done, error or heartbeat event).
+	coalesce := s.o.StreamCoalesce
+	var flushT *time.Timer
+	var flushC <-chan time.Time
+	defer func() {
+		if flushT != nil {
+			flushT.Stop()
+		}
+	}()
 	for {
 		select {
 		case res := <-results:
+			last = time.Now()
 			switch {
 			case res.err == io.EOF:
 				done := func() error { _, err := w.Write(sseDone); return err }
@@ -190,7 +223,17 @@ func (s *Server) pump(w *bufio.Writer, sctx context.Context, cancel context.Canc
 			}
 			wrote, err := enc.writeChunk(w, jenc, c, wantUsage)
 			if err == nil && wrote {
-				err = w.Flush()
+				switch {
+				case coalesce <= 0 || x.ttft == 0: // the first token never waits
+					err = w.Flush()
+				case flushC == nil:
+					if flushT == nil {
+						flushT = time.NewTimer(coalesce)
+					} else {
+						flushT.Reset(coalesce)
+					}
+					flushC = flushT.C
+				}
 			}
 			if err != nil {
 				s.clientGone(x)
@@ -198,22 +241,28 @@ func (s *Server) pump(w *bufio.Writer, sctx context.Context, cancel context.Canc
 			}
 			if wrote {
 				if x.ttft == 0 {
-					x.ttft = time.Since(x.start)
+					x.ttft = last.Sub(x.start)
 				}
 				x.events++
 				events.Inc()
 			}
-			hb.Reset(s.o.HeartbeatInterval)
+		case <-flushC:
+			flushC = nil
+			if w.Flush() != nil {
+				s.clientGone(x)
+				return
+			}
 		case <-hb.C:
-			beat := sseHeartbeat
-			if f, ok := enc.(streamFramer); ok {
-				beat = f.heartbeat()
+			if idle := time.Since(last); idle < every {
+				hb.Reset(every - idle)
+				continue
 			}
 			if s.emit(w, x, "heartbeat", func() error { _, err := w.Write(beat); return err }) {
 				s.clientGone(x)
 				return
 			}
-			hb.Reset(s.o.HeartbeatInterval)
+			last = time.Now()
+			hb.Reset(every)
 		case <-sctx.Done():
 			e := llm.AsError(sctx.Err())
 			if s.base.Err() != nil {

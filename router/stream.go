@@ -81,6 +81,8 @@ type upstream struct {
 	ttftFor time.Duration
 	// gotContent is read by Close on another goroutine.
 	gotContent atomic.Bool
+	wd         *time.Timer // the watchdog, re-armed for each wait
+	wdFirst    atomic.Bool // the armed wait is for the first token
 	usage      *llm.Usage
 	rec        *attemptRec // ended by the failover, or by Close
 	// prefill: the request carried the delivered text as a prefill.
@@ -100,8 +102,10 @@ type upstream struct {
 
 func (u *upstream) done(err error) { u.once.Do(func() { u.doneFn(err) }) }
 
-// arm starts the watchdog for one wait on the upstream and returns its stop.
-func (u *upstream) arm() func() bool {
+// arm starts the watchdog for one wait on the upstream; disarm stops it.
+// One timer per attempt is re-armed for every wait (not one per event).
+// Both run on the Recv goroutine only.
+func (u *upstream) arm() {
 	d, cause := u.idle, errStalled
 	if !u.gotContent.Load() && !u.ttft.IsZero() {
 		if r := time.Until(u.ttft); r < d {
@@ -110,9 +114,29 @@ func (u *upstream) arm() func() bool {
 	}
 	if d <= 0 {
 		u.trip(cause)
-		return func() bool { return false }
+		return
 	}
-	return time.AfterFunc(d, func() { u.trip(cause) }).Stop
+	u.wdFirst.Store(cause == errFirstToken)
+	if u.wd == nil {
+		u.wd = time.AfterFunc(d, u.fire)
+		return
+	}
+	u.wd.Reset(d)
+}
+
+func (u *upstream) disarm() {
+	if u.wd != nil {
+		u.wd.Stop()
+	}
+}
+
+// fire is the watchdog's timer function.
+func (u *upstream) fire() {
+	if u.wdFirst.Load() {
+		u.trip(errFirstToken)
+		return
+	}
+	u.trip(errStalled)
 }
 
 // trip ends the attempt from the watchdog: the provider's Recv (or Stream)
@@ -215,13 +239,13 @@ func (s *stream) open() (*upstream, error) {
 			return nil, err
 		}
 		u := s.newUpstream(t, done)
-		stop := u.arm()
+		u.arm()
 		octx := u.ctx
 		if !u.ttft.IsZero() {
 			octx = llm.WithHeaderDeadline(octx, u.ttft)
 		}
 		st, err := t.provider.Stream(octx, s.requestFor(t, u))
-		stop()
+		u.disarm()
 		if err == nil {
 			if u.set(st) {
 				return u, nil
@@ -267,9 +291,9 @@ func (s *stream) Recv() (*llm.Chunk, error) {
 		if closed {
 			return s.fail(errStreamClosed)
 		}
-		stop := u.arm()
+		u.arm()
 		c, err := u.s.Recv()
-		stop()
+		u.disarm()
 		if err == nil {
 			out, aerr := s.accept(u, c)
 			if aerr != nil {

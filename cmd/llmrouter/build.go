@@ -530,6 +530,7 @@ func proxyOptions(cfg *config.Config) (proxy.Options, error) {
 		StreamTimeout:     s.StreamTimeout,
 		RequestTimeout:    s.RequestTimeout,
 		HeartbeatInterval: s.HeartbeatInterval,
+		StreamCoalesce:    s.StreamCoalesce,
 		MaxConcurrency:    s.MaxConcurrency,
 		DebugLogPrompts:   s.DebugLogPrompts,
 		Limits: llm.Limits{

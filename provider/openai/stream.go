@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"llmrouter/llm"
 	"llmrouter/provider/sse"
@@ -19,6 +20,8 @@ type stream struct {
 	pending  *llm.Chunk // the first chunk, read by Client.Stream
 	err      error      // sticky: io.EOF after [DONE], or the failure
 	once     sync.Once
+	closed   atomic.Bool
+	strs     chunkStrings // the last chunk's id and model, shared by the next
 }
 
 func newStream(provider string, body io.Reader, closeFn func() error) *stream {
@@ -38,6 +41,7 @@ func (s *stream) Recv() (*llm.Chunk, error) {
 
 // Close releases the connection; idempotent and safe while Recv blocks.
 func (s *stream) Close() error {
+	s.closed.Store(true)
 	s.once.Do(func() { _ = s.close() })
 	return nil
 }
@@ -49,21 +53,30 @@ func (s *stream) next() (*llm.Chunk, error) {
 		return nil, s.err
 	}
 	for {
+		if s.closed.Load() {
+			// Events still buffered are not handed out after Close.
+			s.err = &llm.Error{Kind: llm.KindCanceled, Provider: s.provider, Message: "stream closed"}
+			s.r.Release()
+			return nil, s.err
+		}
 		ev, err := s.r.Next()
 		if err != nil {
 			s.err = s.readError(err)
+			s.r.Release() // the stream is over: its buffer goes back to the pool
 			return nil, s.err
 		}
-		c, err := parseChunk(s.provider, ev.Name, ev.Data)
+		c, err := parseChunkWith(s.provider, ev.Name, ev.Data, &s.strs)
 		if err != nil {
 			if err == io.EOF {
 				s.err = io.EOF
 				// A well-behaved upstream ends the body right after
 				// [DONE]: read that end so the connection can be pooled.
 				_, _ = s.r.Next()
+				s.r.Release()
 				s.Close()
 			} else {
 				s.err = err
+				s.r.Release()
 			}
 			return nil, s.err
 		}
@@ -96,9 +109,23 @@ type wireChunk struct {
 // nil) for a chunk to skip (no choices and no usage), or an *llm.Error for
 // an error object or malformed JSON. Unknown fields are ignored.
 func parseChunk(provider, event string, data []byte) (*llm.Chunk, error) {
+	return parseChunkWith(provider, event, data, &chunkStrings{})
+}
+
+// parseChunkWith is parseChunk with a stream's string cache: the common
+// chunk takes the allocation-light path, anything else encoding/json.
+func parseChunkWith(provider, event string, data []byte, cs *chunkStrings) (*llm.Chunk, error) {
 	data = bytes.TrimSpace(data)
 	if bytes.Equal(data, doneMarker) {
 		return nil, io.EOF
+	}
+	if event != "error" {
+		if c, ok := parseChunkFast(data, cs); ok {
+			if len(c.Choices) == 0 && c.Usage == nil {
+				return nil, nil
+			}
+			return c, nil
+		}
 	}
 	var w wireChunk
 	if err := json.Unmarshal(data, &w); err != nil {

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"sync"
 )
 
 // DefaultMaxEventBytes is the event size limit used when NewReader gets a
@@ -19,7 +20,17 @@ var (
 	ErrLineTooLong = errors.New("sse: line exceeds size limit")
 	// ErrEventTooLarge means the data of one event exceeded the size limit.
 	ErrEventTooLarge = errors.New("sse: event data exceeds size limit")
+	// ErrReleased is returned by Next after Release.
+	ErrReleased = errors.New("sse: reader released")
 )
+
+// readBufSize is the read buffer of a Reader; such buffers are pooled.
+const readBufSize = 4096
+
+// bufPool holds read buffers of Readers that were released, so a stream
+// that ends hands its buffer to the next one. Pointers to arrays keep Put
+// free of allocations.
+var bufPool = sync.Pool{New: func() any { return new([readBufSize]byte) }}
 
 // Event is one dispatched event.
 type Event struct {
@@ -50,6 +61,7 @@ type Reader struct {
 	skipLF bool  // the previous line ended with CR: a following LF belongs to it
 	rerr   error // a read error that came with data, returned by the next fill
 	err    error
+	pooled *[readBufSize]byte // buf's pooled array, nil when not pooled
 }
 
 // NewReader returns a Reader over r. maxEventBytes bounds both one line and
@@ -58,11 +70,24 @@ func NewReader(r io.Reader, maxEventBytes int) *Reader {
 	if maxEventBytes <= 0 {
 		maxEventBytes = DefaultMaxEventBytes
 	}
-	bufSize := 4096
-	if maxEventBytes < bufSize {
-		bufSize = max(maxEventBytes, 64)
+	if maxEventBytes < readBufSize {
+		return &Reader{src: r, max: maxEventBytes, buf: make([]byte, max(maxEventBytes, 64))}
 	}
-	return &Reader{src: r, max: maxEventBytes, buf: make([]byte, bufSize)}
+	pb := bufPool.Get().(*[readBufSize]byte)
+	return &Reader{src: r, max: maxEventBytes, buf: pb[:], pooled: pb}
+}
+
+// Release returns the Reader's read buffer to the pool; later calls to Next
+// return ErrReleased. It must not be called concurrently with Next, and an
+// Event returned before must not be used after it. Idempotent.
+func (r *Reader) Release() {
+	r.err = ErrReleased
+	r.buf, r.start, r.end = nil, 0, 0
+	r.line, r.data, r.name = nil, nil, nil
+	if pb := r.pooled; pb != nil {
+		r.pooled = nil
+		bufPool.Put(pb)
+	}
 }
 
 // Next returns the next event. It returns io.EOF when the stream ends

@@ -199,3 +199,25 @@ func BenchmarkReader(b *testing.B) {
 		}
 	}
 }
+
+// TestReleaseReturnsTheBufferAndEndsTheReader: after Release the Reader
+// holds no buffer (it pins nothing) and Next fails with ErrReleased.
+func TestReleaseReturnsTheBufferAndEndsTheReader(t *testing.T) {
+	r := NewReader(strings.NewReader("data: a\n\ndata: b\n\n"), 0)
+	if ev, err := r.Next(); err != nil || string(ev.Data) != "a" {
+		t.Fatalf("Next = %q, %v", ev.Data, err)
+	}
+	r.Release()
+	r.Release() // idempotent
+	if r.buf != nil || r.pooled != nil || r.data != nil || r.line != nil {
+		t.Fatal("a released Reader still holds buffers")
+	}
+	if _, err := r.Next(); err != ErrReleased {
+		t.Fatalf("Next after Release = %v, want ErrReleased", err)
+	}
+	// The pooled buffer serves the next Reader whole.
+	r2 := NewReader(strings.NewReader("data: "+strings.Repeat("x", 5000)+"\n\n"), 0)
+	if ev, err := r2.Next(); err != nil || len(ev.Data) != 5000 {
+		t.Fatalf("Next = %d bytes, %v", len(ev.Data), err)
+	}
+}
