@@ -8,22 +8,51 @@ import "strings"
 // the pair "by step" and "don't" as "don t").
 //
 // It is an open-addressing table of 64-bit word hashes, which the scanner
-// computes incrementally while it reads letters, so a lookup is an index and
-// a compare. Two different words colliding in 64 bits is negligible (a few
-// hundred keys).
+// computes once per word (eight letters at a time), so a lookup is an index
+// and a compare. Two different words colliding in 64 bits is negligible (a
+// few thousand keys). The learned model's terms live in the same table
+// (Classifier.New adds them), so a word costs one probe for its keyword
+// category and its term weight, and a pair one more.
 type keywords struct {
-	class  *[256]uint8 // byte classes for the scanner
-	hashes []uint64    // 0 = empty slot
-	cats   []cat
-	mask   uint64
+	class *[256]uint8 // byte classes for the scanner
+	slots []kwSlot
+	mask  uint64
+	// suffixes: some key is a suffix term (else the scanner skips that probe).
+	suffixes bool
+}
+
+// kwSlot is one table entry: a key's hash (0 = empty), its keyword
+// category and the slot of its weights in the model's term table (-1: not
+// a term).
+type kwSlot struct {
+	h    uint64
+	cat  cat
+	term int32
 }
 
 const (
 	hashSeed  uint64 = 14695981039346656037 // FNV-1a offset basis
 	hashPrime uint64 = 1099511628211
+	lowerMask uint64 = 0x2020202020202020
 )
 
-func hashByte(h uint64, b byte) uint64 { return (h ^ uint64(b)) * hashPrime }
+// hashLower hashes the ASCII letters w, lowercased, eight bytes at a time
+// (FNV-1a over 64-bit words; the loads are combined by the compiler).
+func hashLower(w string) uint64 {
+	h := hashSeed
+	for len(w) >= 8 {
+		_ = w[7]
+		v := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+			uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+		h = (h ^ (v | lowerMask)) * hashPrime
+		w = w[8:]
+	}
+	var v uint64
+	for i := 0; i < len(w); i++ {
+		v |= uint64(w[i]|0x20) << (8 * i)
+	}
+	return (h ^ v ^ uint64(len(w))<<61) * hashPrime
+}
 
 // finishHash mixes a word hash (splitmix64 finaliser) and keeps it non-zero.
 func finishHash(h uint64) uint64 {
@@ -41,38 +70,63 @@ func finishHash(h uint64) uint64 {
 // pairHash combines two finished word hashes, order-sensitively.
 func pairHash(a, b uint64) uint64 { return finishHash(a*0x9e3779b97f4a7c15 ^ b) }
 
-func wordHash(w string) uint64 {
-	h := hashSeed
-	for i := 0; i < len(w); i++ {
-		h = hashByte(h, w[i])
-	}
-	return finishHash(h)
-}
+// wordHash is the finished hash of a lowercase ASCII word, as the scanner
+// computes it.
+func wordHash(w string) uint64 { return finishHash(hashLower(w)) }
 
-func (k *keywords) lookup(h uint64) cat {
+// find returns the slot holding h, or nil.
+func (k *keywords) find(h uint64) *kwSlot {
 	for i := h & k.mask; ; i = (i + 1) & k.mask {
-		switch k.hashes[i] {
+		e := &k.slots[i]
+		switch e.h {
 		case h:
-			return k.cats[i]
+			return e
 		case 0:
-			return catNone
+			return nil
 		}
 	}
 }
 
-func (k *keywords) insert(h uint64, c cat) {
+// slot returns h's slot, claiming an empty one if h is new.
+func (k *keywords) slot(h uint64) *kwSlot {
 	i := h & k.mask
-	for k.hashes[i] != 0 && k.hashes[i] != h {
+	for k.slots[i].h != 0 && k.slots[i].h != h {
 		i = (i + 1) & k.mask
 	}
-	k.hashes[i], k.cats[i] = h, c
+	e := &k.slots[i]
+	if e.h == 0 {
+		*e = kwSlot{h: h, term: -1}
+	}
+	return e
 }
 
-// newKeywords builds the table. The lists describe kinds of tasks, not any
-// particular dataset.
-func newKeywords() *keywords {
-	const size = 4096 // power of two, at least four times the keys
-	k := &keywords{hashes: make([]uint64, size), cats: make([]cat, size), mask: size - 1, class: byteClasses()}
+func (k *keywords) insert(h uint64, c cat) { k.slot(h).cat = c }
+
+// addTerms adds the model's terms (see termTable) to the table.
+func (k *keywords) addTerms(t *termTable) {
+	for i, h := range t.hashes {
+		if h == 0 {
+			continue
+		}
+		k.slot(h).term = int32(i)
+		if t.names[i][0] == 's' {
+			k.suffixes = true
+		}
+	}
+}
+
+// keywordCount bounds the number of keyword keys (see newKeywords).
+const keywordCount = 1024
+
+// newKeywords builds the table, with room for extra more keys (the learned
+// model's terms). The lists describe kinds of tasks, not any particular
+// dataset.
+func newKeywords(extra int) *keywords {
+	size := 1024
+	for size < 4*(keywordCount+extra) { // at least four times the keys
+		size *= 2
+	}
+	k := &keywords{slots: make([]kwSlot, size), mask: uint64(size - 1), class: byteClasses()}
 	add := func(c cat, list string) {
 		for _, w := range strings.Fields(list) {
 			if a, b, ok := strings.Cut(w, "_"); ok {
