@@ -8,50 +8,43 @@ import "strings"
 // the pair "by step" and "don't" as "don t").
 //
 // It is an open-addressing table of 64-bit word hashes, which the scanner
-// computes once per word (eight letters at a time), so a lookup is an index
-// and a compare. Two different words colliding in 64 bits is negligible (a
+// computes while it reads a word's letters, so a lookup is an index and a
+// compare. Two different words colliding in 64 bits is negligible (a
 // few thousand keys). The learned model's terms live in the same table
 // (Classifier.New adds them), so a word costs one probe for its keyword
 // category and its term weight, and a pair one more.
 type keywords struct {
-	class *[256]uint8 // byte classes for the scanner
-	slots []kwSlot
-	mask  uint64
+	class  *[256]uint8 // byte classes for the scanner
+	hashes []uint64    // 0 = empty slot; probed apart from vals to stay in cache
+	vals   []kwVal
+	mask   uint64
 	// suffixes: some key is a suffix term (else the scanner skips that probe).
 	suffixes bool
 }
 
-// kwSlot is one table entry: a key's hash (0 = empty), its keyword
-// category and the slot of its weights in the model's term table (-1: not
-// a term).
-type kwSlot struct {
-	h    uint64
-	cat  cat
+// kwVal is what a key maps to: its keyword category, the slot of its
+// weights in the model's term table (-1: not a term), and whether the word
+// is the first of some pair key (else the scanner does not look the pair
+// with the next word up).
+type kwVal struct {
 	term int32
+	cat  cat
+	head bool
 }
 
 const (
 	hashSeed  uint64 = 14695981039346656037 // FNV-1a offset basis
 	hashPrime uint64 = 1099511628211
-	lowerMask uint64 = 0x2020202020202020
 )
 
-// hashLower hashes the ASCII letters w, lowercased, eight bytes at a time
-// (FNV-1a over 64-bit words; the loads are combined by the compiler).
+// hashLower hashes the ASCII letters w, lowercased (FNV-1a), as the
+// scanner does while it reads them.
 func hashLower(w string) uint64 {
 	h := hashSeed
-	for len(w) >= 8 {
-		_ = w[7]
-		v := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
-			uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
-		h = (h ^ (v | lowerMask)) * hashPrime
-		w = w[8:]
-	}
-	var v uint64
 	for i := 0; i < len(w); i++ {
-		v |= uint64(w[i]|0x20) << (8 * i)
+		h = (h ^ uint64(w[i]|0x20)) * hashPrime
 	}
-	return (h ^ v ^ uint64(len(w))<<61) * hashPrime
+	return h
 }
 
 // finishHash mixes a word hash (splitmix64 finaliser) and keeps it non-zero.
@@ -74,33 +67,38 @@ func pairHash(a, b uint64) uint64 { return finishHash(a*0x9e3779b97f4a7c15 ^ b) 
 // computes it.
 func wordHash(w string) uint64 { return finishHash(hashLower(w)) }
 
-// find returns the slot holding h, or nil.
-func (k *keywords) find(h uint64) *kwSlot {
+// find returns the value of key h, or nil.
+func (k *keywords) find(h uint64) *kwVal {
 	for i := h & k.mask; ; i = (i + 1) & k.mask {
-		e := &k.slots[i]
-		switch e.h {
+		switch k.hashes[i] {
 		case h:
-			return e
+			return &k.vals[i]
 		case 0:
 			return nil
 		}
 	}
 }
 
-// slot returns h's slot, claiming an empty one if h is new.
-func (k *keywords) slot(h uint64) *kwSlot {
+// slot returns h's value, claiming an empty slot if h is new.
+func (k *keywords) slot(h uint64) *kwVal {
 	i := h & k.mask
-	for k.slots[i].h != 0 && k.slots[i].h != h {
+	for k.hashes[i] != 0 && k.hashes[i] != h {
 		i = (i + 1) & k.mask
 	}
-	e := &k.slots[i]
-	if e.h == 0 {
-		*e = kwSlot{h: h, term: -1}
+	if k.hashes[i] == 0 {
+		k.hashes[i], k.vals[i] = h, kwVal{term: -1}
 	}
-	return e
+	return &k.vals[i]
 }
 
 func (k *keywords) insert(h uint64, c cat) { k.slot(h).cat = c }
+
+// insertPair adds the pair a b (finished word hashes) and marks a as a
+// pair's first word.
+func (k *keywords) insertPair(a, b uint64) *kwVal {
+	k.slot(a).head = true
+	return k.slot(pairHash(a, b))
+}
 
 // addTerms adds the model's terms (see termTable) to the table.
 func (k *keywords) addTerms(t *termTable) {
@@ -108,29 +106,35 @@ func (k *keywords) addTerms(t *termTable) {
 		if h == 0 {
 			continue
 		}
-		k.slot(h).term = int32(i)
-		if t.names[i][0] == 's' {
+		name := t.names[i]
+		switch name[0] {
+		case 's':
 			k.suffixes = true
+		case 'b':
+			first, _, _ := strings.Cut(name[2:], " ")
+			k.slot(wordHash(first)).head = true
 		}
+		k.slot(h).term = int32(i)
 	}
 }
 
-// keywordCount bounds the number of keyword keys (see newKeywords).
-const keywordCount = 1024
+// keywordCount bounds the number of keys newKeywords adds (words, pairs
+// and pairs' first words).
+const keywordCount = 700
 
 // newKeywords builds the table, with room for extra more keys (the learned
 // model's terms). The lists describe kinds of tasks, not any particular
 // dataset.
 func newKeywords(extra int) *keywords {
 	size := 1024
-	for size < 4*(keywordCount+extra) { // at least four times the keys
+	for size < 2*(keywordCount+2*extra) { // at least twice the keys (a term pair adds its first word)
 		size *= 2
 	}
-	k := &keywords{slots: make([]kwSlot, size), mask: uint64(size - 1), class: byteClasses()}
+	k := &keywords{hashes: make([]uint64, size), vals: make([]kwVal, size), mask: uint64(size - 1), class: byteClasses()}
 	add := func(c cat, list string) {
 		for _, w := range strings.Fields(list) {
 			if a, b, ok := strings.Cut(w, "_"); ok {
-				k.insert(pairHash(wordHash(a), wordHash(b)), c)
+				k.insertPair(wordHash(a), wordHash(b)).cat = c
 				continue
 			}
 			k.insert(wordHash(w), c)

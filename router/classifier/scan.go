@@ -82,7 +82,7 @@ type scanner struct {
 	// skipped counts the bytes the window left out (Classifier.text).
 	skipped int
 
-	prevH   uint64 // hash of the previous word; 0 at the start of a text
+	prevH   uint64 // hash of the previous word if it is a pair's first word (kwVal.head); else 0
 	inFence bool
 
 	// Learned-scorer terms (see learned.go): terms is nil for the hand
@@ -168,10 +168,12 @@ func (s *scanner) text(t string, signals bool) {
 			if b < 'a' {
 				s.c.capWords++
 			}
+			h := hashSeed // the word's hash, lowercased, as wordHash computes it
 			for j < n {
 				c := t[j]
 				if c-'a' < 26 {
 					lastLower = true
+					h = (h ^ uint64(c)) * hashPrime
 					j++
 					continue
 				}
@@ -183,10 +185,11 @@ func (s *scanner) text(t string, signals bool) {
 					s.c.caseBreaks++
 				}
 				lastLower = false
+				h = (h ^ uint64(c|0x20)) * hashPrime
 				j++
 			}
 			run := j - i
-			fh := wordHash(t[i:j])
+			fh := finishHash(h)
 			if run >= minVocabWord {
 				switch {
 				case uppers == 0 && s.vocab.has(fh):
@@ -454,6 +457,7 @@ func lowerASCII(w string) string {
 func (s *scanner) endWord(t string, i, j int, h uint64, instruction bool) {
 	s.c.words++
 	kw := s.kw
+	head := false
 	if e := kw.find(h); e != nil {
 		if e.cat != catNone {
 			s.count(e.cat, instruction)
@@ -461,6 +465,7 @@ func (s *scanner) endWord(t string, i, j int, h uint64, instruction bool) {
 		if e.term >= 0 && s.terms != nil {
 			s.ts.add(s.terms, int(e.term))
 		}
+		head = e.head
 	}
 	if s.prevH != 0 {
 		if e := kw.find(pairHash(s.prevH, h)); e != nil {
@@ -477,7 +482,10 @@ func (s *scanner) endWord(t string, i, j int, h uint64, instruction bool) {
 			s.ts.add(s.terms, int(e.term))
 		}
 	}
-	s.prevH = h
+	s.prevH = 0
+	if head {
+		s.prevH = h
+	}
 }
 
 func (s *scanner) count(c cat, instruction bool) {
