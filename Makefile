@@ -84,8 +84,9 @@ bench:
 ## weights: refit the embedded router model on the shared MMLU routing data
 # The hand prior stays at scale 1 (MMLU exercises none of code, tools or word
 # problems, so the data cannot tell how much those signals are worth), and the
-# cuts are those at which prompts without lettered options split as the hand
-# weights cut at 0.95 and 1.95. See README "The learned scorer".
+# scores are put on the hand-weight scale with cuts 0.95 and 1.95: prompts
+# without lettered options split as the hand weights would there. See README
+# "The learned scorer".
 weights:
 	$(GO) run ./cmd/llmrouter router fit -name mmlu-default -priors 1 -cuts hand:0.95,1.95 \
 		-data ../shared/datasets/routing/mmlu_train_subjects.jsonl \

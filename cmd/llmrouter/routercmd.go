@@ -101,7 +101,7 @@ func routerFitCmd(args []string, stdout, stderr io.Writer) int {
 	name := fs.String("name", "custom", "model name recorded in the file")
 	minGroups := fs.Int("min-groups", 0, "a term must occur in this many groups (default 3)")
 	epochs := fs.Int("epochs", 0, "SGD epochs per fit (default 6)")
-	cuts := fs.String("cuts", "", "record these two thresholds (up,large) as the model's defaults, or hand:UP,LARGE: the thresholds at which prompts without lettered options split as the hand weights cut at UP and LARGE (otherwise they come from the target keep_quality 0.95, large_share 0.05 on the curve)")
+	cuts := fs.String("cuts", "", "record these two thresholds (up,large) as the model's defaults, or hand:UP,LARGE: put the scores on the hand-weight scale (prompts without lettered options score as with the hand weights) and record UP and LARGE (otherwise they come from the target keep_quality 0.95, large_share 0.05 on the curve)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

@@ -48,12 +48,14 @@ type FitOptions struct {
 	// load time.
 	Cuts []float64
 	// HandCuts, instead of Cuts, are two thresholds on the hand-weight
-	// scale (HandOptions uses 1 and 2): Fit records the model thresholds at
-	// which prompts the fitted features leave alone (no lettered options, so
-	// the choice_* features are 0) split into tiers as the hand weights cut
-	// there: each head's bias plus the prior scale times the hand cut. The
-	// signals' weights stay at the scaled hand weights (denseLambda), so on
-	// such prompts the model ranks as the hand weights do.
+	// scale (HandOptions uses 1 and 2). Fit sets each head's bias so that
+	// a prompt the fitted features leave alone (no lettered options: the
+	// choice_* features are 0) scores (1-prior)*cut + prior*(its hand
+	// score), and records the cuts as the thresholds: such prompts split
+	// into tiers as the hand weights cut there (the signals' weights stay
+	// at the scaled hand weights, denseLambda), and thresholds in a config
+	// mean what they mean with the hand weights. The bias is a constant, so
+	// the ranking, the curve and the quantiles' order are unchanged.
 	HandCuts []float64
 	// Progress, if set, receives one line per grid point.
 	Progress func(line string)
@@ -559,6 +561,13 @@ func Fit(ex []Labelled, o FitOptions) (*Model, Curve, error) {
 	hp := hyper{Setting: rep.Setting, epochs: o.Epochs}
 	up := fitHead(d, all, allowed, y, hp)
 	large := fitHead(d, all, allowed, strongWrong, hp)
+	if len(o.HandCuts) == 2 {
+		// Put the scores on the hand-weight scale: a prompt the fitted
+		// features leave alone scores (1-prior)*cut + prior*(hand score),
+		// so it is above a head's cut exactly when its hand score is.
+		up.bias = (1 - rep.Prior) * o.HandCuts[0]
+		large.bias = (1 - rep.Prior) * o.HandCuts[1]
+	}
 	f := ModelFile{
 		Version: 1, Name: o.Name, Label: rep.Label,
 		Bias:      map[string]float64{"up": round4(up.bias), "large": round4(large.bias)},
@@ -598,8 +607,7 @@ func Fit(ex []Labelled, o FitOptions) (*Model, Curve, error) {
 	}
 	f.Thresholds = o.Cuts
 	if len(o.HandCuts) == 2 {
-		th := o.HandCuts
-		f.Thresholds = []float64{round4(up.bias + rep.Prior*th[0]), round4(large.bias + rep.Prior*th[1])}
+		f.Thresholds = slices.Clone(o.HandCuts)
 	}
 	m, err := newModel(f)
 	if err != nil {

@@ -16,7 +16,8 @@ import (
 // computed in the same single pass over the prompt as the hand signals:
 //
 //   - dense features: the fifteen hand signals (Signal* names) plus a few
-//     structure counts (Extra* names), each a number of order 1;
+//     structure counts and the length of a multiple-choice question
+//     (Extra* names), each a number of order 1;
 //   - terms: lowercase words ("w:integral"), pairs of consecutive words
 //     ("b:which of"), and the last four letters of words of six letters or
 //     more ("s:tion", a character n-gram that generalises across word
@@ -26,7 +27,9 @@ import (
 //
 // A Model has two heads over the same features. The "up" head scores how
 // much a prompt gains from a stronger model than the small one; the "large"
-// head scores how likely the medium model is to fail too. Scores are logits.
+// head scores how likely the medium model is to fail too. Scores are logits,
+// or, for a model fitted with hand cuts (FitOptions.HandCuts, the shipped
+// one), logits shifted by a constant onto the hand-weight scale.
 
 // Extra dense feature names (beyond the Signal* names).
 const (
