@@ -82,8 +82,13 @@ bench:
 	bash scripts/bench.sh
 
 ## weights: refit the embedded router model on the shared MMLU routing data
+# The hand prior stays at scale 1 (MMLU exercises none of code, tools or word
+# problems, so the data cannot tell how much those signals are worth), and the
+# scores are put on the hand-weight scale with cuts 0.95 and 1.95: prompts
+# without lettered options split as the hand weights would there. See README
+# "The learned scorer".
 weights:
-	$(GO) run ./cmd/llmrouter router fit -name mmlu-default -cuts 0.7,-0.4 \
+	$(GO) run ./cmd/llmrouter router fit -name mmlu-default -priors 1 -cuts hand:0.95,1.95 \
 		-data ../shared/datasets/routing/mmlu_train_subjects.jsonl \
 		-out router/classifier/weights/default.json
 

@@ -93,13 +93,15 @@ func routerFitCmd(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&data, "data", "labelled JSONL (repeatable): prompt|messages, weak_correct|weak_score, strong_correct|strong_score, subject")
 	out := fs.String("out", "", "where to write the model JSON")
 	folds := fs.Int("folds", 7, "cross-validation folds; whole subjects are held out together")
-	lambdas := fs.String("lambdas", "", "comma-separated L2 grid for term weights (default 1,30,1000)")
+	lambdas := fs.String("lambdas", "", "comma-separated L2 grid for term weights; 0 fits without terms (default 0,30,1000)")
 	label := fs.String("label", "", "fix the up-head label (gap or weak_wrong) instead of choosing it on held-out folds")
-	priors := fs.String("priors", "", "comma-separated grid of hand-weight prior scales (default 0.2)")
+	priors := fs.String("priors", "", "comma-separated grid of hand-weight prior scales (default 1,0.5,0.25)")
+	sizes := fs.String("sizes", "", "comma-separated grid of prior weights of choice_tokens, the length of a multiple-choice question (default 0,10,20)")
+	frees := fs.String("free", "", "comma-separated grid of L2 pulls of the choice_* features' weights toward their prior (default 1,0.01)")
 	name := fs.String("name", "custom", "model name recorded in the file")
 	minGroups := fs.Int("min-groups", 0, "a term must occur in this many groups (default 3)")
 	epochs := fs.Int("epochs", 0, "SGD epochs per fit (default 6)")
-	cuts := fs.String("cuts", "", "record these two thresholds (up,large) as the model's defaults (otherwise they come from the target keep_quality 0.95, large_share 0.05 on the curve)")
+	cuts := fs.String("cuts", "", "record these two thresholds (up,large) as the model's defaults, or hand:UP,LARGE: put the scores on the hand-weight scale (prompts without lettered options score as with the hand weights) and record UP and LARGE (otherwise they come from the target keep_quality 0.95, large_share 0.05 on the curve)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -117,16 +119,33 @@ func routerFitCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "llmrouter router fit: %v\n", err)
 		return 2
 	}
+	fgrid, err := parseLambdas(*frees)
+	if err != nil {
+		fmt.Fprintf(stderr, "llmrouter router fit: %v\n", err)
+		return 2
+	}
+	sgrid, err := parseLambdas(*sizes)
+	if err != nil {
+		fmt.Fprintf(stderr, "llmrouter router fit: %v\n", err)
+		return 2
+	}
 	ex, err := readLabelledFiles(data)
 	if err != nil {
 		fmt.Fprintf(stderr, "llmrouter router fit: %v\n", err)
 		return 1
 	}
-	o := classifier.FitOptions{Folds: *folds, Lambdas: grid, PriorScales: pgrid, Name: *name, MinGroups: *minGroups, Epochs: *epochs, Progress: func(l string) { fmt.Fprintln(stderr, l) }}
+	o := classifier.FitOptions{Folds: *folds, Lambdas: grid, PriorScales: pgrid, FreeLambdas: fgrid, SizePriors: sgrid, Name: *name, MinGroups: *minGroups, Epochs: *epochs, Progress: func(l string) { fmt.Fprintln(stderr, l) }}
 	if *label != "" {
 		o.Labels = []string{*label}
 	}
-	if *cuts != "" {
+	if h, ok := strings.CutPrefix(*cuts, "hand:"); ok {
+		var err error
+		o.HandCuts, err = parseNumbers(h)
+		if err != nil || len(o.HandCuts) != 2 {
+			fmt.Fprintf(stderr, "llmrouter router fit: -cuts hand:UP,LARGE: want two numbers on the hand-weight scale\n")
+			return 2
+		}
+	} else if *cuts != "" {
 		var err error
 		o.Cuts, err = parseNumbers(*cuts)
 		if err != nil || len(o.Cuts) != 2 {
@@ -149,8 +168,8 @@ func routerFitCmd(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	rep := m.File().Fit
-	fmt.Fprintf(stdout, "fitted %d prompts, %d groups, %d folds: label %s, lambda %g, %d terms; wrote %s\n",
-		rep.Examples, rep.Groups, rep.Folds, rep.Label, rep.Lambda, len(m.File().Terms), *out)
+	fmt.Fprintf(stdout, "fitted %d prompts, %d groups, %d folds: %s, %d terms; wrote %s\n",
+		rep.Examples, rep.Groups, rep.Folds, strings.TrimSpace(rep.Setting.String()), len(m.File().Terms), *out)
 	fmt.Fprintln(stdout, "held-out (whole groups unseen by the fit):")
 	weak, strong := make([]float64, len(ex)), make([]float64, len(ex))
 	for i, e := range ex {
@@ -242,7 +261,7 @@ func routerEvalCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	if cv && model != nil {
 		rep := model.File().Fit
-		scores, err := classifier.HeldOutScores(ex, rep.Label, rep.Lambda, rep.Prior, classifier.FitOptions{Folds: rep.Folds, Epochs: rep.Epochs, MinGroups: rep.MinGroups, MinCount: rep.MinCount})
+		scores, err := classifier.HeldOutScores(ex, rep.Setting, classifier.FitOptions{Folds: rep.Folds, Epochs: rep.Epochs, MinGroups: rep.MinGroups, MinCount: rep.MinCount})
 		if err != nil {
 			fmt.Fprintf(stderr, "llmrouter router eval: %v\n", err)
 			return 1

@@ -99,15 +99,25 @@ func BenchmarkClassifyLatency(b *testing.B) {
 	}
 }
 
-// TestClassifyAllocs locks the allocation count of Classify: the reasons
-// (slice and up to three strings) and nothing that grows with the prompt.
+// TestClassifyAllocs locks the allocation count of Classify, learned and
+// hand scorers, by prompt size: the reasons (one slice and one string
+// holding all three) and nothing that grows with the prompt.
 func TestClassifyAllocs(t *testing.T) {
-	c, err := New(DefaultOptions())
+	learned, err := New(DefaultOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := benchPrompt(t, c, 2000)
-	if n := testing.AllocsPerRun(50, func() { c.Classify(req) }); n > 4 {
-		t.Errorf("Classify allocates %v times per call, want <= 4", n)
+	hand, err := New(HandOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{100, 500, 2000} {
+		req := benchPrompt(t, learned, n)
+		for name, c := range map[string]*Classifier{"learned": learned, "hand": hand} {
+			c.Classify(req) // warm the scanner pool
+			if got := testing.AllocsPerRun(50, func() { c.Classify(req) }); got > 3 {
+				t.Errorf("%s, %d tokens: Classify allocates %v times per call, want <= 3 (2 measured)", name, n, got)
+			}
+		}
 	}
 }

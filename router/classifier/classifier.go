@@ -82,9 +82,13 @@ func New(o Options) (*Classifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Classifier{opts: o, weights: w, kw: newKeywords(), vocab: vocab, log: o.Logger, model: o.Model}
+	c := &Classifier{opts: o, weights: w, vocab: vocab, log: o.Logger, model: o.Model}
 	if o.Model != nil {
 		c.terms = &o.Model.terms
+		c.kw = newKeywords(len(o.Model.file.Terms))
+		c.kw.addTerms(c.terms)
+	} else {
+		c.kw = newKeywords(0)
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -376,15 +380,32 @@ func topReasons(contrib *[numSignals]float64) []string {
 		}
 		idx[j] = i
 	}
-	out := make([]string, n)
-	var buf [48]byte
-	for i := 0; i < n; i++ {
-		b := append(buf[:0], signalNames[idx[i]]...)
-		v := contrib[idx[i]]
-		if v >= 0 {
+	return formatReasons(idx[:n], func(i int) string { return signalNames[i] }, contrib[:])
+}
+
+// formatReasons formats "name+0.12" for each index in idx, largest first,
+// in one string allocation and one slice.
+func formatReasons(idx []int, name func(int) string, contrib []float64) []string {
+	if len(idx) == 0 {
+		return []string{}
+	}
+	var buf [192]byte
+	var ends [3]int
+	b := buf[:0]
+	for k, i := range idx {
+		b = append(b, name(i)...)
+		if contrib[i] >= 0 {
 			b = append(b, '+')
 		}
-		out[i] = string(strconv.AppendFloat(b, v, 'f', 2, 64))
+		b = strconv.AppendFloat(b, contrib[i], 'f', 2, 64)
+		ends[k] = len(b)
+	}
+	all := string(b)
+	out := make([]string, len(idx))
+	start := 0
+	for k := range out {
+		out[k] = all[start:ends[k]]
+		start = ends[k]
 	}
 	return out
 }
@@ -468,15 +489,5 @@ func topContrib(contrib []float64, name func(int) string) []string {
 		}
 		idx[j] = i
 	}
-	out := make([]string, n)
-	var buf [64]byte
-	for i := 0; i < n; i++ {
-		b := append(buf[:0], name(idx[i])...)
-		v := contrib[idx[i]]
-		if v >= 0 {
-			b = append(b, '+')
-		}
-		out[i] = string(strconv.AppendFloat(b, v, 'f', 2, 64))
-	}
-	return out
+	return formatReasons(idx[:n], name, contrib)
 }

@@ -15,14 +15,23 @@ type FitOptions struct {
 	// groups are held out together). Default 7, at most the group count.
 	Folds int
 	// Lambdas is the grid of L2 strengths for term weights, chosen on
-	// held-out folds. Default {1, 30, 1000}.
+	// held-out folds; 0 is the model without terms. Default {1, 30, 1000}.
 	Lambdas []float64
+	// SizePriors is the grid of prior weights of choice_tokens
+	// (Setting.Size). Default {0, 20, 40}.
+	SizePriors []float64
+	// FreeLambdas is the grid of L2 pulls of the choice_* features'
+	// weights toward their prior (Setting.Free). Default {1, 0.01}.
+	FreeLambdas []float64
 	// Labels is the grid of up-head labels (LabelGap, LabelWeakWrong).
 	// Default {LabelGap} (LabelWeakWrong did worse held out on MMLU).
 	Labels []string
 	// PriorScales is the grid of scales of the hand weights used as the
-	// dense weights' prior (and starting point), chosen on held-out folds.
-	// Default {0.2} (0.05 to 1 made no held-out difference on MMLU).
+	// signals' prior (and starting point), chosen on held-out folds.
+	// Default {1, 0.25, 0}. Below 1 the length features dominate; on MMLU
+	// that ranks held-out subjects a little better (0.572 at 0.25 against
+	// 0.571 at 1) but scales down the signals that carry to prompts MMLU
+	// has none of (code, word problems, tools), so make weights pins 1.
 	PriorScales []float64
 	// Epochs of stochastic gradient descent per fit. Default 6.
 	Epochs int
@@ -38,6 +47,16 @@ type FitOptions struct {
 	// default thresholds instead of deriving them from DefaultTarget at
 	// load time.
 	Cuts []float64
+	// HandCuts, instead of Cuts, are two thresholds on the hand-weight
+	// scale (HandOptions uses 1 and 2). Fit sets each head's bias so that
+	// a prompt the fitted features leave alone (no lettered options: the
+	// choice_* features are 0) scores (1-prior)*cut + prior*(its hand
+	// score), and records the cuts as the thresholds: such prompts split
+	// into tiers as the hand weights cut there (the signals' weights stay
+	// at the scaled hand weights, denseLambda), and thresholds in a config
+	// mean what they mean with the hand weights. The bias is a constant, so
+	// the ranking, the curve and the quantiles' order are unchanged.
+	HandCuts []float64
 	// Progress, if set, receives one line per grid point.
 	Progress func(line string)
 }
@@ -47,13 +66,19 @@ func (o FitOptions) withDefaults() FitOptions {
 		o.Folds = 7
 	}
 	if len(o.Lambdas) == 0 {
-		o.Lambdas = []float64{1, 30, 1000}
+		o.Lambdas = []float64{0, 30, 1000}
+	}
+	if len(o.SizePriors) == 0 {
+		o.SizePriors = []float64{0, 20, 40}
+	}
+	if len(o.FreeLambdas) == 0 {
+		o.FreeLambdas = []float64{1, 0.01}
 	}
 	if len(o.Labels) == 0 {
 		o.Labels = []string{LabelGap}
 	}
 	if len(o.PriorScales) == 0 {
-		o.PriorScales = []float64{1}
+		o.PriorScales = []float64{1, 0.25, 0}
 	}
 	if o.Epochs == 0 {
 		o.Epochs = 6
@@ -67,14 +92,35 @@ func (o FitOptions) withDefaults() FitOptions {
 	return o
 }
 
+// minGain is how much held-out APGR a grid point must add over the best
+// before it to be chosen: the grid runs from simpler to richer (no terms
+// first), and a richer model that is no better held out is not worth its
+// cost (the MMLU terms add 0.0001).
+const minGain = 0.0005
+
+// grid lists the settings Fit tries, in order; see minGain.
+func (o FitOptions) grid() []Setting {
+	var g []Setting
+	for _, label := range o.Labels {
+		for _, prior := range o.PriorScales {
+			for _, size := range o.SizePriors {
+				for _, free := range o.FreeLambdas {
+					for _, lambda := range o.Lambdas {
+						g = append(g, Setting{Label: label, Prior: prior, Size: size, Free: free, Lambda: lambda})
+					}
+				}
+			}
+		}
+	}
+	return g
+}
+
 // FitReport records how a model was fitted and its held-out figures.
 type FitReport struct {
 	Examples int         `json:"examples"`
 	Groups   int         `json:"groups"`
 	Folds    int         `json:"folds"`
-	Label    string      `json:"label"`
-	Lambda   float64     `json:"lambda"`
-	Prior    float64     `json:"prior_scale"`
+	Setting              // the chosen grid point
 	Epochs   int         `json:"epochs"`
 	Grid     []GridPoint `json:"grid"`
 	// HeldOutAPGR is the chosen setting's APGR on held-out groups.
@@ -85,10 +131,9 @@ type FitReport struct {
 
 // GridPoint is one setting tried and its held-out APGR.
 type GridPoint struct {
-	Label  string  `json:"label"`
-	Lambda float64 `json:"lambda"`
-	Prior  float64 `json:"prior_scale"`
-	APGR   float64 `json:"apgr"`
+	Setting
+	APGR    float64 `json:"apgr"`
+	Share95 float64 `json:"share_at_95_quality"`
 }
 
 // sample is one prompt's features for fitting.
@@ -134,7 +179,7 @@ func featurise(ex []Labelled) (*fitData, error) {
 			sm.terms = append(sm.terms, id)
 		}
 		sh := c.scanRequest(s, e.Req)
-		tokens := estimateTokens(&s.c)
+		tokens := estimateTokens(&s.c) + s.skipped/4
 		f := c.features(&s.c, sh, tokens)
 		sm.x = denseFeatures(&f, &s.c, sh, tokens)
 		sm.norm = 1 / math.Sqrt(float64(max(s.c.words, 1)))
@@ -187,7 +232,28 @@ func (d *fitData) allowed(idx []int, minGroups, minCount int) []bool {
 type head struct {
 	bias  float64
 	dense [numDense]float64
-	terms []float64 // by global term id
+	terms []float64         // by global term id
+	mean  [numDense]float64 // the training means of the dense features
+}
+
+// centred is the score without the bias, with the dense features centred
+// on the training means: what held-out folds are ranked by. A fold model's
+// bias and its dense weights times the means are constants of that fold
+// (the base rate of the subjects it was fitted on), and pooling folds
+// ranked by them would rank whole held-out folds against each other by an
+// artifact of the split: a fold whose held-out subjects gain much from the
+// strong model is fitted on subjects that gain less, and so gets a lower
+// bias. The shipped model is one model; only its ranking matters.
+func (h *head) centred(s *sample) float64 {
+	return h.score(s) - h.bias - dot(&h.dense, &h.mean)
+}
+
+func dot(a, b *[numDense]float64) float64 {
+	z := 0.0
+	for j := range a {
+		z += a[j] * b[j]
+	}
+	return z
 }
 
 func (h *head) score(s *sample) float64 {
@@ -202,40 +268,102 @@ func (h *head) score(s *sample) float64 {
 	return z + t*s.norm
 }
 
-// hyper are the fitting hyper-parameters of one head.
-type hyper struct {
-	lambda, prior float64
-	epochs        int
+// Setting is one point of Fit's grid: the hyper-parameters chosen on
+// held-out folds.
+type Setting struct {
+	Label string `json:"label"`
+	// Lambda is the L2 strength of the term weights; 0 leaves the terms out.
+	Lambda float64 `json:"lambda"`
+	// Prior scales the hand weights, the prior the signals' weights are
+	// pulled to (strongly: see denseLambda).
+	Prior float64 `json:"prior_scale"`
+	// Size is the prior weight of choice_tokens (the others' prior is 0).
+	Size float64 `json:"size_prior"`
+	// Free is the L2 pull (per prompt) of the size features' weights toward
+	// their prior: small lets the data set them, 1 keeps the prior.
+	Free float64 `json:"free_lambda"`
 }
 
-// handPrior is the dense prior: the hand weights for the signals, 0 for the
-// extra features. Signals that do not vary in the training data keep their
-// hand weight; the data moves the others.
-func handPrior(scale float64) [numDense]float64 {
+func (st Setting) String() string {
+	terms := fmt.Sprintf("lambda %-6g", st.Lambda)
+	if st.Lambda == 0 {
+		terms = "no terms    "
+	}
+	return fmt.Sprintf("label %-10s prior %-5g size %-4g free %-6g %s", st.Label, st.Prior, st.Size, st.Free, terms)
+}
+
+// hyper are the fitting hyper-parameters of one head.
+type hyper struct {
+	Setting
+	epochs int
+}
+
+// handPrior is the dense prior: the hand weights, scaled, for the signals;
+// 0 for the extra features. Signals that do not vary in the training data
+// keep their prior weight; the data moves the others little (denseLambda).
+func handPrior(scale, size float64) [numDense]float64 {
 	var p [numDense]float64
 	w := defaultWeights()
 	for i, n := range signalNames {
 		p[i] = scale * w[n]
 	}
-	p[numSignals] = sizePrior // ExtraLogTokens
+	p[numSignals+10] = size // ExtraChoiceTokens
 	return p
 }
 
-// denseLambda is the L2 pull of dense weights toward the prior. Strong:
-// on subject-wise held-out folds of the MMLU data, weights learned freely
-// from 24 subjects transfer worse to the 4 unseen ones than the prior does
-// (held-out APGR 0.546 at 0.01 against 0.557 at 1).
+// denseLambda is the L2 pull (per prompt) of the signals' weights toward
+// the prior. Strong: on subject-wise held-out folds of the MMLU data,
+// signal weights learned freely from 24 subjects transfer worse to the 4
+// unseen ones than the prior does (held-out APGR 0.546 at 0.01 against
+// 0.557 at 1), and the signals are what carries to prompts unlike MMLU
+// (code, word problems, chat).
 const denseLambda = 1.0
 
-// sizePrior is the prior weight of log_tokens.
-const sizePrior = 0.0
+// freeDense marks the dense features whose weights the data sets (pulled
+// toward 0 by Setting.Free); the others keep their prior. They are the
+// size measures: on subject-wise held-out folds of the MMLU data, the
+// prompt's length is the one feature that carries from the subjects fitted
+// on to unseen ones, while counts such as questions, numbers or capitalised
+// words, fitted freely, rank unseen subjects worse than leaving them out.
+var freeDense = func() [numDense]bool {
+	var f [numDense]bool
+	for i, n := range denseNames {
+		switch n {
+		case ExtraChoiceTokens, ExtraChoiceOption, ExtraChoiceLong:
+			f[i] = true
+		}
+	}
+	return f
+}()
 
 // fitHead fits one head by AdaGrad SGD on the samples in idx with labels
 // y(s) in [0, 1].
 func fitHead(d *fitData, idx []int, allowed []bool, y func(*sample) float64, hp hyper) head {
-	lambda, epochs := hp.lambda, hp.epochs
-	prior := handPrior(hp.prior)
-	dl := denseLambda
+	lambda, epochs := hp.Lambda, hp.epochs
+	prior := handPrior(hp.Prior, hp.Size)
+	var dl [numDense]float64
+	for j := range dl {
+		dl[j] = denseLambda
+		if freeDense[j] {
+			dl[j] = hp.Free
+		}
+	}
+	if lambda == 0 {
+		allowed = make([]bool, len(d.keys))
+	}
+	// The dense features are centred on their training means while fitting,
+	// so that the bias, not the weight of a feature that is about constant
+	// (a length measure in a set of similar prompts), absorbs the base
+	// rate; the means are folded into the bias at the end.
+	var mean [numDense]float64
+	for _, i := range idx {
+		for j, v := range d.s[i].x {
+			mean[j] += v
+		}
+	}
+	for j := range mean {
+		mean[j] /= float64(max(len(idx), 1))
+	}
 	h := head{dense: prior, terms: make([]float64, len(d.keys))}
 	var gDense [numDense]float64
 	gTerms := make([]float64, len(d.keys))
@@ -249,7 +377,7 @@ func fitHead(d *fitData, idx []int, allowed []bool, y func(*sample) float64, hp 
 			s := &d.s[i]
 			z := h.bias
 			for j, v := range s.x {
-				z += h.dense[j] * v
+				z += h.dense[j] * (v - mean[j])
 			}
 			t := 0.0
 			for _, id := range s.terms {
@@ -262,7 +390,7 @@ func fitHead(d *fitData, idx []int, allowed []bool, y func(*sample) float64, hp 
 			gBias += g * g
 			h.bias -= lr * g / math.Sqrt(gBias+eps)
 			for j, v := range s.x {
-				gj := g*v + dl*(h.dense[j]-prior[j])
+				gj := g*(v-mean[j]) + dl[j]*(h.dense[j]-prior[j])
 				if gj == 0 {
 					continue
 				}
@@ -284,6 +412,8 @@ func fitHead(d *fitData, idx []int, allowed []bool, y func(*sample) float64, hp 
 			h.terms[id] = 0
 		}
 	}
+	h.mean = mean
+	h.bias -= dot(&h.dense, &mean)
 	return h
 }
 
@@ -341,8 +471,8 @@ func (d *fitData) folds(k int) ([][]int, error) {
 
 // heldOut returns each prompt's up-head score from the fold model that did
 // not see its group.
-func (d *fitData) heldOut(folds [][]int, label string, hp hyper, o FitOptions) ([]float64, error) {
-	y, err := labelFunc(label)
+func (d *fitData) heldOut(folds [][]int, hp hyper, o FitOptions) ([]float64, error) {
+	y, err := labelFunc(hp.Label)
 	if err != nil {
 		return nil, err
 	}
@@ -357,7 +487,7 @@ func (d *fitData) heldOut(folds [][]int, label string, hp hyper, o FitOptions) (
 		allowed := d.allowed(train, o.MinGroups, o.MinCount)
 		h := fitHead(d, train, allowed, y, hp)
 		for _, i := range test {
-			scores[i] = h.score(&d.s[i])
+			scores[i] = h.centred(&d.s[i])
 		}
 	}
 	return scores, nil
@@ -372,10 +502,10 @@ func (d *fitData) labels() (weak, strong []float64) {
 	return weak, strong
 }
 
-// HeldOutScores returns each prompt's score from a model fitted, with the
-// given label and lambda, on the other cross-validation folds: what Fit's
-// held-out figures are computed from.
-func HeldOutScores(ex []Labelled, label string, lambda, prior float64, o FitOptions) ([]float64, error) {
+// HeldOutScores returns each prompt's score from a model fitted with st on
+// the other cross-validation folds: what Fit's held-out figures are
+// computed from.
+func HeldOutScores(ex []Labelled, st Setting, o FitOptions) ([]float64, error) {
 	o = o.withDefaults()
 	d, err := featurise(ex)
 	if err != nil {
@@ -385,7 +515,7 @@ func HeldOutScores(ex []Labelled, label string, lambda, prior float64, o FitOpti
 	if err != nil {
 		return nil, err
 	}
-	return d.heldOut(folds, label, hyper{lambda: lambda, prior: prior, epochs: o.Epochs}, o)
+	return d.heldOut(folds, hyper{Setting: st, epochs: o.Epochs}, o)
 }
 
 // Fit chooses the label and the term L2 strength by group-wise
@@ -404,25 +534,21 @@ func Fit(ex []Labelled, o FitOptions) (*Model, Curve, error) {
 	weak, strong := d.labels()
 	rep := FitReport{Examples: len(d.s), Groups: len(d.groups), Folds: len(folds), Epochs: o.Epochs, MinGroups: o.MinGroups, MinCount: o.MinCount, HeldOutAPGR: -1}
 	var best Curve
-	for _, label := range o.Labels {
-		for _, prior := range o.PriorScales {
-			for _, lambda := range o.Lambdas {
-				scores, err := d.heldOut(folds, label, hyper{lambda: lambda, prior: prior, epochs: o.Epochs}, o)
-				if err != nil {
-					return nil, Curve{}, err
-				}
-				c, err := NewCurve(scores, weak, strong)
-				if err != nil {
-					return nil, Curve{}, fmt.Errorf("fit: %w", err)
-				}
-				rep.Grid = append(rep.Grid, GridPoint{Label: label, Lambda: lambda, Prior: prior, APGR: round4(c.APGR)})
-				if o.Progress != nil {
-					o.Progress(fmt.Sprintf("label %-10s prior %-5g lambda %-6g held-out APGR %.4f", label, prior, lambda, c.APGR))
-				}
-				if c.APGR > rep.HeldOutAPGR {
-					rep.HeldOutAPGR, rep.Label, rep.Lambda, rep.Prior, best = c.APGR, label, lambda, prior, c
-				}
-			}
+	for _, st := range o.grid() {
+		scores, err := d.heldOut(folds, hyper{Setting: st, epochs: o.Epochs}, o)
+		if err != nil {
+			return nil, Curve{}, err
+		}
+		c, err := NewCurve(scores, weak, strong)
+		if err != nil {
+			return nil, Curve{}, fmt.Errorf("fit: %w", err)
+		}
+		rep.Grid = append(rep.Grid, GridPoint{Setting: st, APGR: round4(c.APGR), Share95: round4(c.ShareForKept(0.95))})
+		if o.Progress != nil {
+			o.Progress(fmt.Sprintf("%s held-out APGR %.4f, 95%% quality at %.1f%% above small", st, c.APGR, 100*c.ShareForKept(0.95)))
+		}
+		if c.APGR > rep.HeldOutAPGR+minGain {
+			rep.HeldOutAPGR, rep.Setting, best = c.APGR, st, c
 		}
 	}
 	rep.HeldOutAPGR = round4(rep.HeldOutAPGR)
@@ -432,9 +558,16 @@ func Fit(ex []Labelled, o FitOptions) (*Model, Curve, error) {
 	}
 	allowed := d.allowed(all, o.MinGroups, o.MinCount)
 	y, _ := labelFunc(rep.Label)
-	hp := hyper{lambda: rep.Lambda, prior: rep.Prior, epochs: o.Epochs}
+	hp := hyper{Setting: rep.Setting, epochs: o.Epochs}
 	up := fitHead(d, all, allowed, y, hp)
 	large := fitHead(d, all, allowed, strongWrong, hp)
+	if len(o.HandCuts) == 2 {
+		// Put the scores on the hand-weight scale: a prompt the fitted
+		// features leave alone scores (1-prior)*cut + prior*(hand score),
+		// so it is above a head's cut exactly when its hand score is.
+		up.bias = (1 - rep.Prior) * o.HandCuts[0]
+		large.bias = (1 - rep.Prior) * o.HandCuts[1]
+	}
 	f := ModelFile{
 		Version: 1, Name: o.Name, Label: rep.Label,
 		Bias:      map[string]float64{"up": round4(up.bias), "large": round4(large.bias)},
@@ -473,6 +606,9 @@ func Fit(ex []Labelled, o FitOptions) (*Model, Curve, error) {
 		f.Curve[p] = round4(best.Kept[p])
 	}
 	f.Thresholds = o.Cuts
+	if len(o.HandCuts) == 2 {
+		f.Thresholds = slices.Clone(o.HandCuts)
+	}
 	m, err := newModel(f)
 	if err != nil {
 		return nil, Curve{}, err

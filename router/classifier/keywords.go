@@ -8,14 +8,28 @@ import "strings"
 // the pair "by step" and "don't" as "don t").
 //
 // It is an open-addressing table of 64-bit word hashes, which the scanner
-// computes incrementally while it reads letters, so a lookup is an index and
-// a compare. Two different words colliding in 64 bits is negligible (a few
-// hundred keys).
+// computes while it reads a word's letters, so a lookup is an index and a
+// compare. Two different words colliding in 64 bits is negligible (a
+// few thousand keys). The learned model's terms live in the same table
+// (Classifier.New adds them), so a word costs one probe for its keyword
+// category and its term weight, and a pair one more.
 type keywords struct {
 	class  *[256]uint8 // byte classes for the scanner
-	hashes []uint64    // 0 = empty slot
-	cats   []cat
+	hashes []uint64    // 0 = empty slot; probed apart from vals to stay in cache
+	vals   []kwVal
 	mask   uint64
+	// suffixes: some key is a suffix term (else the scanner skips that probe).
+	suffixes bool
+}
+
+// kwVal is what a key maps to: its keyword category, the slot of its
+// weights in the model's term table (-1: not a term), and whether the word
+// is the first of some pair key (else the scanner does not look the pair
+// with the next word up).
+type kwVal struct {
+	term int32
+	cat  cat
+	head bool
 }
 
 const (
@@ -23,7 +37,15 @@ const (
 	hashPrime uint64 = 1099511628211
 )
 
-func hashByte(h uint64, b byte) uint64 { return (h ^ uint64(b)) * hashPrime }
+// hashLower hashes the ASCII letters w, lowercased (FNV-1a), as the
+// scanner does while it reads them.
+func hashLower(w string) uint64 {
+	h := hashSeed
+	for i := 0; i < len(w); i++ {
+		h = (h ^ uint64(w[i]|0x20)) * hashPrime
+	}
+	return h
+}
 
 // finishHash mixes a word hash (splitmix64 finaliser) and keeps it non-zero.
 func finishHash(h uint64) uint64 {
@@ -41,42 +63,78 @@ func finishHash(h uint64) uint64 {
 // pairHash combines two finished word hashes, order-sensitively.
 func pairHash(a, b uint64) uint64 { return finishHash(a*0x9e3779b97f4a7c15 ^ b) }
 
-func wordHash(w string) uint64 {
-	h := hashSeed
-	for i := 0; i < len(w); i++ {
-		h = hashByte(h, w[i])
-	}
-	return finishHash(h)
-}
+// wordHash is the finished hash of a lowercase ASCII word, as the scanner
+// computes it.
+func wordHash(w string) uint64 { return finishHash(hashLower(w)) }
 
-func (k *keywords) lookup(h uint64) cat {
+// find returns the value of key h, or nil.
+func (k *keywords) find(h uint64) *kwVal {
 	for i := h & k.mask; ; i = (i + 1) & k.mask {
 		switch k.hashes[i] {
 		case h:
-			return k.cats[i]
+			return &k.vals[i]
 		case 0:
-			return catNone
+			return nil
 		}
 	}
 }
 
-func (k *keywords) insert(h uint64, c cat) {
+// slot returns h's value, claiming an empty slot if h is new.
+func (k *keywords) slot(h uint64) *kwVal {
 	i := h & k.mask
 	for k.hashes[i] != 0 && k.hashes[i] != h {
 		i = (i + 1) & k.mask
 	}
-	k.hashes[i], k.cats[i] = h, c
+	if k.hashes[i] == 0 {
+		k.hashes[i], k.vals[i] = h, kwVal{term: -1}
+	}
+	return &k.vals[i]
 }
 
-// newKeywords builds the table. The lists describe kinds of tasks, not any
-// particular dataset.
-func newKeywords() *keywords {
-	const size = 4096 // power of two, at least four times the keys
-	k := &keywords{hashes: make([]uint64, size), cats: make([]cat, size), mask: size - 1, class: byteClasses()}
+func (k *keywords) insert(h uint64, c cat) { k.slot(h).cat = c }
+
+// insertPair adds the pair a b (finished word hashes) and marks a as a
+// pair's first word.
+func (k *keywords) insertPair(a, b uint64) *kwVal {
+	k.slot(a).head = true
+	return k.slot(pairHash(a, b))
+}
+
+// addTerms adds the model's terms (see termTable) to the table.
+func (k *keywords) addTerms(t *termTable) {
+	for i, h := range t.hashes {
+		if h == 0 {
+			continue
+		}
+		name := t.names[i]
+		switch name[0] {
+		case 's':
+			k.suffixes = true
+		case 'b':
+			first, _, _ := strings.Cut(name[2:], " ")
+			k.slot(wordHash(first)).head = true
+		}
+		k.slot(h).term = int32(i)
+	}
+}
+
+// keywordCount bounds the number of keys newKeywords adds (words, pairs
+// and pairs' first words).
+const keywordCount = 700
+
+// newKeywords builds the table, with room for extra more keys (the learned
+// model's terms). The lists describe kinds of tasks, not any particular
+// dataset.
+func newKeywords(extra int) *keywords {
+	size := 1024
+	for size < 2*(keywordCount+2*extra) { // at least twice the keys (a term pair adds its first word)
+		size *= 2
+	}
+	k := &keywords{hashes: make([]uint64, size), vals: make([]kwVal, size), mask: uint64(size - 1), class: byteClasses()}
 	add := func(c cat, list string) {
 		for _, w := range strings.Fields(list) {
 			if a, b, ok := strings.Cut(w, "_"); ok {
-				k.insert(pairHash(wordHash(a), wordHash(b)), c)
+				k.insertPair(wordHash(a), wordHash(b)).cat = c
 				continue
 			}
 			k.insert(wordHash(w), c)

@@ -16,7 +16,8 @@ import (
 // computed in the same single pass over the prompt as the hand signals:
 //
 //   - dense features: the fifteen hand signals (Signal* names) plus a few
-//     structure counts (Extra* names), each a number of order 1;
+//     structure counts and the length of a multiple-choice question
+//     (Extra* names), each a number of order 1;
 //   - terms: lowercase words ("w:integral"), pairs of consecutive words
 //     ("b:which of"), and the last four letters of words of six letters or
 //     more ("s:tion", a character n-gram that generalises across word
@@ -26,7 +27,9 @@ import (
 //
 // A Model has two heads over the same features. The "up" head scores how
 // much a prompt gains from a stronger model than the small one; the "large"
-// head scores how likely the medium model is to fail too. Scores are logits.
+// head scores how likely the medium model is to fail too. Scores are logits,
+// or, for a model fitted with hand cuts (FitOptions.HandCuts, the shipped
+// one), logits shifted by a constant onto the hand-weight scale.
 
 // Extra dense feature names (beyond the Signal* names).
 const (
@@ -40,15 +43,24 @@ const (
 	ExtraListItems  = "list_items"   // list items, /10, at most 1
 	ExtraUserTurns  = "user_turns"   // user turns beyond the first, /5, at most 1
 	ExtraCapitalise = "capitalised"  // share of words that start with a capital
+	// The choice_* features measure the length of a multiple-choice
+	// question (three or more lettered options), less that of a typical
+	// one, and are 0 for other prompts: on the MMLU data the length of a
+	// question is what carries from the subjects fitted on to unseen ones,
+	// and it is learned on, and applied to, such questions only.
+	ExtraChoiceTokens = "choice_tokens"      // (log2(1+tokens) - log2(101))/12
+	ExtraChoiceOption = "choice_option_len"  // (log2(1+mean bytes of an option line) - log2(21))/8
+	ExtraChoiceLong   = "choice_long7_words" // (log2(1+words of 7+ letters) - log2(11))/10
 )
 
 var extraNames = [numExtra]string{
 	ExtraLogTokens, ExtraQuestions, ExtraNumbers, ExtraChoices, ExtraLongWords,
 	ExtraCodeLines, ExtraMathSyms, ExtraListItems, ExtraUserTurns, ExtraCapitalise,
+	ExtraChoiceTokens, ExtraChoiceOption, ExtraChoiceLong,
 }
 
 const (
-	numExtra = 10
+	numExtra = 13
 	numDense = numSignals + numExtra
 )
 
@@ -392,6 +404,13 @@ func denseFeatures(f *[numSignals]float64, k *counts, sh shape, tokens int) [num
 	e[7] = clamp(float64(k.listItems) / 10)
 	e[8] = clamp(float64(max(sh.userTurns-1, 0)) / 5)
 	e[9] = math.Min(1, float64(k.capWords)/words)
+	if popcount(k.choiceBits) >= 3 {
+		e[10] = (math.Log2(1+float64(tokens)) - math.Log2(101)) / 12
+		if k.optionLines > 0 {
+			e[11] = (math.Log2(1+float64(k.optionBytes)/float64(k.optionLines)) - math.Log2(21)) / 8
+		}
+		e[12] = (math.Log2(1+float64(k.wordLen[3]+k.wordLen[4]+k.wordLen[5]+k.wordLen[6])) - math.Log2(11)) / 10
+	}
 	return x
 }
 
@@ -411,6 +430,9 @@ func (ts *termScan) add(t *termTable, i int) {
 	ts.sum[headUp] += float64(w[headUp])
 	ts.sum[headLarge] += float64(w[headLarge])
 	a := math.Abs(float64(w[headUp]))
+	if last := ts.top[len(ts.top)-1]; last >= 0 && a <= math.Abs(float64(t.w[last][headUp])) {
+		return // cannot enter the top (or is in it already)
+	}
 	for j := range ts.top {
 		if ts.top[j] == int32(i) {
 			return

@@ -188,8 +188,13 @@ func loadMMLU(t *testing.T) []Labelled {
 
 // TestDefaultModelHeldOut refits the shipped model's recipe on subject-wise
 // folds of the shared MMLU data and scores each fold with the model that
-// never saw its subjects. The floors catch a regression; the floors
-// (APGR 0.58, 0.10 below random) are not reached yet: see BENCHMARKS.md.
+// never saw its subjects. The floors catch a regression: the recipe
+// reaches APGR 0.5705 and keeps 95% quality at 57.9% above small, 9.9
+// points below random. The floors (APGR 0.58, 10 points below
+// random) are not reached: on MMLU only a question's length carries from
+// one subject to the next (size alone ranks at 0.569; words, pairs and
+// suffixes add nothing held out), so the floors are the reached figures
+// less about 0.01. See BENCHMARKS.md.
 func TestDefaultModelHeldOut(t *testing.T) {
 	m, err := DefaultModel()
 	if err != nil {
@@ -197,7 +202,7 @@ func TestDefaultModelHeldOut(t *testing.T) {
 	}
 	rep := m.File().Fit
 	ex := loadMMLU(t)
-	scores, err := HeldOutScores(ex, rep.Label, rep.Lambda, rep.Prior, FitOptions{Folds: rep.Folds, Epochs: rep.Epochs, MinGroups: rep.MinGroups, MinCount: rep.MinCount})
+	scores, err := HeldOutScores(ex, rep.Setting, FitOptions{Folds: rep.Folds, Epochs: rep.Epochs, MinGroups: rep.MinGroups, MinCount: rep.MinCount})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,11 +213,23 @@ func TestDefaultModelHeldOut(t *testing.T) {
 	}
 	random, _ := RandomCurve(weak, strong)
 	t.Logf("held-out APGR %.3f, 95%% quality at %.1f%% above small (random %.1f%%)", held.APGR, 100*held.ShareForKept(0.95), 100*random.ShareForKept(0.95))
-	if held.APGR < 0.53 {
-		t.Errorf("held-out APGR %.3f, want >= 0.53", held.APGR)
+	if held.APGR < 0.56 {
+		t.Errorf("held-out APGR %.3f, want >= 0.56", held.APGR)
 	}
-	if d := random.ShareForKept(0.95) - held.ShareForKept(0.95); d < 0.05 {
+	if d := random.ShareForKept(0.95) - held.ShareForKept(0.95); d < 0.089 {
 		t.Errorf("95%% quality needs %.1f%% above small, only %.1f points below random", 100*held.ShareForKept(0.95), 100*d)
+	}
+	// At least as good as ranking by size alone, which needs no fitting.
+	hand, err := New(HandOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	size, err := NewCurve(SizeScores(hand, ex), weak, strong)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if held.APGR < size.APGR || held.ShareForKept(0.95) > size.ShareForKept(0.95) {
+		t.Errorf("held-out APGR %.3f, 95%% quality at %.1f%%: worse than size only (%.3f, %.1f%%)", held.APGR, 100*held.ShareForKept(0.95), size.APGR, 100*size.ShareForKept(0.95))
 	}
 	if math.Abs(held.APGR-rep.HeldOutAPGR) > 0.01 {
 		t.Errorf("refit APGR %.4f differs from the model file's %.4f: run make weights", held.APGR, rep.HeldOutAPGR)

@@ -66,6 +66,10 @@ type counts struct {
 	listItems    int
 	choiceBits   uint8 // multiple-choice markers seen: bit i for option A+i
 	kw           [numCats]int
+
+	// Learned-scorer inputs.
+	optionLines int // lines that open with a lettered option ("A.", "(B)", "C)")
+	optionBytes int // bytes of those lines
 }
 
 // scanner walks text once, byte by byte, hashing each word's lowercased
@@ -78,7 +82,7 @@ type scanner struct {
 	// skipped counts the bytes the window left out (Classifier.text).
 	skipped int
 
-	prevH   uint64 // hash of the previous word; 0 at the start of a text
+	prevH   uint64 // hash of the previous word if it is a pair's first word (kwVal.head); else 0
 	inFence bool
 
 	// Learned-scorer terms (see learned.go): terms is nil for the hand
@@ -124,6 +128,7 @@ type line struct {
 	nums, math, letters int
 	code                bool
 	last                byte // last non-blank byte
+	option              int  // 1 + offset of the line's start when it opens with a lettered option; 0 otherwise
 }
 
 // text scans one piece of prompt text in a single pass over runs of bytes of
@@ -149,8 +154,8 @@ func (s *scanner) text(t string, signals bool) {
 					}
 					j++
 				}
-				if j < n && t[j] != '\n' && t[j] != '\r' {
-					s.lineOpen(t[j:], indent, &ln.code)
+				if j < n && t[j] != '\n' && t[j] != '\r' && s.lineOpen(t[j:], indent, &ln.code) {
+					ln.option = 1 + j
 				}
 			}
 		}
@@ -158,22 +163,30 @@ func (s *scanner) text(t string, signals bool) {
 		switch cls[b] {
 		case clsLetter:
 			j := i
-			h := hashSeed
 			lastLower := false
 			uppers := 0
 			if b < 'a' {
 				s.c.capWords++
 			}
-			for ; j < n && cls[t[j]] == clsLetter; j++ {
+			h := hashSeed // the word's hash, lowercased, as wordHash computes it
+			for j < n {
 				c := t[j]
-				if c < 'a' {
-					uppers++
-					if lastLower {
-						s.c.caseBreaks++
-					}
+				if c-'a' < 26 {
+					lastLower = true
+					h = (h ^ uint64(c)) * hashPrime
+					j++
+					continue
 				}
-				lastLower = c >= 'a'
-				h = hashByte(h, c|0x20)
+				if c-'A' >= 26 {
+					break
+				}
+				uppers++
+				if lastLower {
+					s.c.caseBreaks++
+				}
+				lastLower = false
+				h = (h ^ uint64(c|0x20)) * hashPrime
+				j++
 			}
 			run := j - i
 			fh := finishHash(h)
@@ -197,10 +210,10 @@ func (s *scanner) text(t string, signals bool) {
 				s.c.wordExtra += run - 12
 			}
 			if signals {
-				if s.terms != nil || s.rec != nil {
-					s.termsAt(t, i, j, fh)
+				if s.rec != nil {
+					s.record(t, i, j)
 				}
-				s.endWord(fh, i < easyWindow || n-j < easyWindow)
+				s.endWord(t, i, j, fh, i < easyWindow || n-j < easyWindow)
 			}
 			i = j
 		case clsDigit:
@@ -245,7 +258,7 @@ func (s *scanner) text(t string, signals bool) {
 			s.c.newlineRuns++
 			for ; i < n && (cls[t[i]] == clsNewline || cls[t[i]] == clsSpace); i++ {
 				if t[i] == '\n' {
-					s.endLine(&ln, signals)
+					s.endLine(&ln, signals, i)
 					lineStart = true
 					if i+1 < n && cls[t[i+1]] == clsSpace {
 						// Let the line-start code measure the indentation.
@@ -293,12 +306,17 @@ func (s *scanner) text(t string, signals bool) {
 			i = j
 		}
 	}
-	s.endLine(&ln, signals)
+	s.endLine(&ln, signals, n)
 }
 
-// endLine settles whether the finished line was code and resets ln.
-func (s *scanner) endLine(ln *line, signals bool) {
+// endLine settles whether the finished line, which ends at offset end, was
+// code and resets ln.
+func (s *scanner) endLine(ln *line, signals bool, end int) {
 	if signals {
+		if ln.option > 0 {
+			s.c.optionLines++
+			s.c.optionBytes += end - (ln.option - 1)
+		}
 		if ln.last == ';' || ln.last == '{' || ln.last == '}' {
 			ln.code = true
 		}
@@ -312,17 +330,18 @@ func (s *scanner) endLine(ln *line, signals bool) {
 	*ln = line{}
 }
 
-// lineOpen inspects the first non-blank characters of a line.
-func (s *scanner) lineOpen(rest string, indent int, code *bool) {
+// lineOpen inspects the first non-blank characters of a line and reports
+// whether the line opens with a lettered option.
+func (s *scanner) lineOpen(rest string, indent int, code *bool) bool {
 	if hasPrefix(rest, "```") || hasPrefix(rest, "~~~") {
 		s.c.fences++
 		s.inFence = !s.inFence
 		*code = true
-		return
+		return false
 	}
 	if s.inFence {
 		*code = true
-		return
+		return false
 	}
 	if indent >= 4 && !isListOpen(rest) {
 		*code = true
@@ -354,8 +373,10 @@ func (s *scanner) lineOpen(rest string, indent int, code *bool) {
 		}
 		if u := l &^ 0x20; u >= 'A' && u <= 'E' && (p == '.' || p == ')' || p == ':') {
 			s.c.choiceBits |= 1 << (u - 'A')
+			return true
 		}
 	}
+	return false
 }
 
 // punct counts code and math punctuation at t[i].
@@ -405,40 +426,19 @@ func (s *scanner) punct(t string, i int, prev byte, lineMath *int) {
 	}
 }
 
-// termsAt looks up (or records, when fitting) the terms of the word t[i:j]
-// whose hash is fh: the word, the pair with the previous word, and the
-// word's last suffixLen letters. It must run before endWord moves prevH.
-func (s *scanner) termsAt(t string, i, j int, fh uint64) {
-	if s.rec != nil {
-		w := lowerASCII(t[i:j])
-		s.rec("w:" + w)
-		if s.prevWord != "" {
-			s.rec("b:" + s.prevWord + " " + w)
-		}
-		if j-i >= suffixMinWord {
-			s.rec("s:" + w[len(w)-suffixLen:])
-		}
-		s.prevWord = w
-		return
-	}
-	tt := s.terms
-	if k := tt.find(fh); k >= 0 {
-		s.ts.add(tt, k)
-	}
-	if s.prevH != 0 {
-		if k := tt.find(pairHash(s.prevH, fh)); k >= 0 {
-			s.ts.add(tt, k)
-		}
+// record passes the terms of the word t[i:j] to s.rec (fitting only): the
+// word, the pair with the previous word, and the word's last suffixLen
+// letters.
+func (s *scanner) record(t string, i, j int) {
+	w := lowerASCII(t[i:j])
+	s.rec("w:" + w)
+	if s.prevWord != "" {
+		s.rec("b:" + s.prevWord + " " + w)
 	}
 	if j-i >= suffixMinWord {
-		h := hashSeed
-		for k := j - suffixLen; k < j; k++ {
-			h = hashByte(h, t[k]|0x20)
-		}
-		if k := tt.find(finishHash(finishHash(h) ^ sufSalt)); k >= 0 {
-			s.ts.add(tt, k)
-		}
+		s.rec("s:" + w[len(w)-suffixLen:])
 	}
+	s.prevWord = w
 }
 
 func lowerASCII(w string) string {
@@ -449,19 +449,43 @@ func lowerASCII(w string) string {
 	return string(b)
 }
 
-// endWord looks the finished word, and the pair it forms with the previous
-// word, up in the keyword table.
-func (s *scanner) endWord(h uint64, instruction bool) {
+// endWord looks the finished word t[i:j] (hash h), the pair it forms with
+// the previous word and, if the model has suffix terms, its last suffixLen
+// letters up in the keyword table: one probe each gives the keyword
+// category and the learned term. Term weights are added in the order word,
+// pair, suffix.
+func (s *scanner) endWord(t string, i, j int, h uint64, instruction bool) {
 	s.c.words++
-	if c := s.kw.lookup(h); c != catNone {
-		s.count(c, instruction)
+	kw := s.kw
+	head := false
+	if e := kw.find(h); e != nil {
+		if e.cat != catNone {
+			s.count(e.cat, instruction)
+		}
+		if e.term >= 0 && s.terms != nil {
+			s.ts.add(s.terms, int(e.term))
+		}
+		head = e.head
 	}
 	if s.prevH != 0 {
-		if c := s.kw.lookup(pairHash(s.prevH, h)); c != catNone {
-			s.count(c, instruction)
+		if e := kw.find(pairHash(s.prevH, h)); e != nil {
+			if e.cat != catNone {
+				s.count(e.cat, instruction)
+			}
+			if e.term >= 0 && s.terms != nil {
+				s.ts.add(s.terms, int(e.term))
+			}
 		}
 	}
-	s.prevH = h
+	if kw.suffixes && s.terms != nil && j-i >= suffixMinWord {
+		if e := kw.find(suffixHash(t[j-suffixLen : j])); e != nil && e.term >= 0 {
+			s.ts.add(s.terms, int(e.term))
+		}
+	}
+	s.prevH = 0
+	if head {
+		s.prevH = h
+	}
 }
 
 func (s *scanner) count(c cat, instruction bool) {
