@@ -163,7 +163,7 @@ func skipValue(b []byte, i int) int {
 // MarshalJSON encodes the request in the OpenAI shape, Extra fields included
 // (sorted by name, after the known ones).
 func (r *Request) MarshalJSON() ([]byte, error) {
-	b, err := json.Marshal((*requestFields)(r))
+	b, err := marshalRequestFields(r)
 	if err != nil || len(r.Extra) == 0 {
 		return b, err
 	}
