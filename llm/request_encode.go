@@ -60,16 +60,17 @@ func appendMessages(b []byte, ms []Message) ([]byte, error) {
 			b = append(b, ',')
 		}
 		var err error
-		if b, err = appendMessage(b, &ms[i]); err != nil {
+		if b, err = appendMessage(b, &ms[i], true); err != nil {
 			return nil, err
 		}
 	}
 	return append(b, ']'), nil
 }
 
-// appendMessage appends m as json.Marshal writes it (Message.MarshalJSON,
-// compacted and HTML-escaped by the enclosing encoder).
-func appendMessage(b []byte, m *Message) ([]byte, error) {
+// appendMessage appends m as an enclosing encoder writes it:
+// Message.MarshalJSON's output, compacted, and HTML-escaped when html (as
+// json.Marshal does; an Encoder with SetEscapeHTML(false) does not).
+func appendMessage(b []byte, m *Message, html bool) ([]byte, error) {
 	start := len(b)
 	b = append(b, `{"role":`...)
 	b = appendString(b, m.Role)
@@ -122,7 +123,9 @@ func appendMessage(b []byte, m *Message) ([]byte, error) {
 		if len(x.CacheControl) > 0 {
 			var err error
 			b = append(b, `,"cache_control":`...)
-			if b, err = appendCompactRaw(b, x.CacheControl); err != nil {
+			// json.Marshal inside Message.MarshalJSON writes it: escaped
+			// whatever the enclosing encoder does.
+			if b, err = appendCompactRaw(b, x.CacheControl, true); err != nil {
 				return nil, err
 			}
 		}
@@ -131,7 +134,7 @@ func appendMessage(b []byte, m *Message) ([]byte, error) {
 	if len(m.Extra) == 0 {
 		return b, nil
 	}
-	return appendCompactRaw(b[:start], appendExtra(b[start:], m.Extra, knownMessageField))
+	return appendCompactRaw(b[:start], appendExtra(b[start:], m.Extra, knownMessageField), html)
 }
 
 // appendString appends s as json.Marshal writes a string.
@@ -145,12 +148,15 @@ func appendString(b []byte, s string) []byte {
 	return append(b, q...)
 }
 
-// appendCompactRaw appends the raw JSON v compacted and HTML-escaped, as
-// encoding/json writes a json.Marshaler's output.
-func appendCompactRaw(b []byte, v []byte) ([]byte, error) {
+// appendCompactRaw appends the raw JSON v compacted, and HTML-escaped when
+// html, as encoding/json writes a json.Marshaler's output.
+func appendCompactRaw(b []byte, v []byte, html bool) ([]byte, error) {
 	var c bytes.Buffer
 	if err := json.Compact(&c, v); err != nil {
 		return nil, err
+	}
+	if !html {
+		return append(b, c.Bytes()...), nil
 	}
 	var e bytes.Buffer
 	json.HTMLEscape(&e, c.Bytes())

@@ -519,6 +519,20 @@ func writeJSON(ctx *fasthttp.RequestCtx, v any) error {
 	return enc.Encode(v)
 }
 
+// writeResponseJSON answers 200 with resp in the Chat Completions shape:
+// the bytes writeJSON(ctx, resp) writes, from llm.AppendResponseJSON (no
+// reflection), straight into the response's body buffer.
+func writeResponseJSON(ctx *fasthttp.RequestCtx, resp *llm.Response) error {
+	body := ctx.Response.SwapBody(nil)
+	body, err := llm.AppendResponseJSON(body[:0], resp)
+	ctx.Response.SwapBody(body)
+	if err != nil {
+		return err
+	}
+	ctx.Response.Header.SetContentTypeBytes(contentTypeJSON)
+	return nil
+}
+
 // shapeChatJSON names the memoised Chat Completions JSON of an answer.
 const shapeChatJSON = "chat.json"
 
@@ -610,7 +624,7 @@ func (s *Server) completeUnary(ctx *fasthttp.RequestCtx, x *exchange, r *llm.Req
 	case shape != nil:
 		err = writeJSON(ctx, shape(resp))
 	case !writeMemoised(ctx, resp):
-		err = writeJSON(ctx, resp)
+		err = writeResponseJSON(ctx, resp)
 	}
 	if err != nil {
 		ctx.ResetBody()
