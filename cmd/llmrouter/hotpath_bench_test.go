@@ -95,8 +95,8 @@ func BenchmarkHotPath(b *testing.B) {
 // server on loopback in this process, so its allocations count too).
 // Counts, not timings; each bound is a little above what the code reaches.
 const (
-	budgetGraphPassThrough = 140
-	budgetGraphExactHit    = 60
+	budgetGraphPassThrough = 118
+	budgetGraphExactHit    = 42
 )
 
 func TestAllocBudgetWiredGraph(t *testing.T) {
@@ -119,7 +119,7 @@ func TestAllocBudgetWiredGraph(t *testing.T) {
 			}
 			n := testing.AllocsPerRun(200, func() { serveOnce(t, h, ctx) })
 			t.Logf("%s: %.0f allocations per request (budget %.0f)", tc.name, n, tc.budget)
-			if n > tc.budget {
+			if n > tc.budget*allocSlack {
 				t.Fatalf("%s allocates %.0f times per request, budget %.0f", tc.name, n, tc.budget)
 			}
 		})
