@@ -62,6 +62,13 @@ func (e *Encodings) Template(shape string, encode func(id string, created int64)
 	return t, t != nil
 }
 
+// Output shapes the proxy memoises (the shape argument of
+// Encodings.Template).
+const (
+	ShapeChatJSON = "chat.json" // a Response as the Chat Completions JSON answer
+	ShapeChatSSE  = "chat.sse"  // a Chunk as one chat.completion.chunk SSE event
+)
+
 // Template is an encoded answer with holes where each client's own id and
 // creation time go. Immutable; safe for concurrent use.
 type Template struct {

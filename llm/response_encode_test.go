@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"llmrouter/llm/llmtest"
 )
 
 func encoderResponseJSON(r *Response) ([]byte, error) {
@@ -55,7 +53,7 @@ func FuzzResponseEncodingMatchesEncoder(f *testing.F) {
 // TestResponseEncodingMatchesEncoderOnFixtures runs every recorded OpenAI
 // chat completion through both encoders.
 func TestResponseEncodingMatchesEncoderOnFixtures(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join(llmtest.SharedDir(t), "fixtures", "openai", "chat-completion*.json"))
+	files, _ := filepath.Glob(filepath.Join(sharedDir(t), "fixtures", "openai", "chat-completion*.json"))
 	if len(files) == 0 {
 		t.Fatal("no chat completion fixtures")
 	}
@@ -114,5 +112,26 @@ func BenchmarkResponseEncode(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// sharedDir is llmtest.SharedDir, which llm's own tests may not import
+// (llm imports only the standard library): $LLMROUTER_SHARED, or the first
+// shared/ with fixtures/ walking up from the working directory.
+func sharedDir(t *testing.T) string {
+	t.Helper()
+	if d := os.Getenv("LLMROUTER_SHARED"); d != "" {
+		return d
+	}
+	dir, _ := os.Getwd()
+	for {
+		if st, err := os.Stat(filepath.Join(dir, "shared", "fixtures")); err == nil && st.IsDir() {
+			return filepath.Join(dir, "shared")
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("shared/ (fixtures) not found walking up from the working directory; set LLMROUTER_SHARED")
+		}
+		dir = parent
 	}
 }

@@ -4,13 +4,16 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
-	"llmrouter/cache"
 	"llmrouter/llm"
 	"llmrouter/llm/llmtest"
 )
@@ -45,12 +48,64 @@ func fixtureAnswer(t *testing.T, path string) (*llm.Response, []*llm.Chunk) {
 	return nil, chunks
 }
 
+// answersWithEncodings is what the exact cache hands the proxy on a hit:
+// every call gets a copy of the same answer with a fresh id and created,
+// carrying the same llm.Encodings (one per answer; one per chunk index for
+// a stream), as cache.Cache does (its own tests check that it does).
+type answersWithEncodings struct {
+	resp   *llm.Response
+	chunks []*llm.Chunk
+
+	once  sync.Once
+	enc   *llm.Encodings
+	encs  []*llm.Encodings
+	calls atomic.Int64
+}
+
+func (a *answersWithEncodings) fresh() (string, int64) {
+	n := a.calls.Add(1)
+	var b [8]byte
+	for i := range b {
+		b[i] = byte(n >> (8 * i))
+	}
+	return "chatcmpl-cache-" + hex.EncodeToString(b[:]), 1770000000 + n
+}
+
+func (a *answersWithEncodings) setup() {
+	a.once.Do(func() {
+		a.enc = new(llm.Encodings)
+		for range a.chunks {
+			a.encs = append(a.encs, new(llm.Encodings))
+		}
+	})
+}
+
+func (a *answersWithEncodings) Complete(context.Context, *llm.Request) (*llm.Response, error) {
+	a.setup()
+	r := *a.resp
+	r.ID, r.Created = a.fresh()
+	r.Encodings = a.enc
+	return &r, nil
+}
+
+func (a *answersWithEncodings) Stream(context.Context, *llm.Request) (llm.Stream, error) {
+	a.setup()
+	id, created := a.fresh()
+	out := make([]*llm.Chunk, len(a.chunks))
+	for i, c := range a.chunks {
+		cp := *c
+		cp.ID, cp.Created, cp.Encodings = id, created, a.encs[i]
+		out[i] = &cp
+	}
+	return &scriptedStream{chunks: out, end: io.EOF, closed: make(chan struct{})}, nil
+}
+
 // TestExactHitBytesMatchCanonical: for every recorded OpenAI chat answer
-// (whole responses and streams), an exact hit written from the memoised
-// bytes (JSON and SSE) is byte for byte what the canonical encoders write
-// for the same cached answer with the same id and created, and each client
-// gets its own id. A fixture the cache does not store (a content-filtered
-// stream) must stay a miss.
+// (whole responses as JSON, streams as SSE), a hit written from the
+// memoised bytes is byte for byte what the canonical encoders write for
+// the same answer with the same id and created, and each client gets its
+// own id. The first hit builds the Template; the later ones must be
+// written from it.
 func TestExactHitBytesMatchCanonical(t *testing.T) {
 	dir := filepath.Join(llmtest.SharedDir(t), "fixtures", "openai")
 	files, _ := filepath.Glob(filepath.Join(dir, "chat-*"))
@@ -62,54 +117,29 @@ func TestExactHitBytesMatchCanonical(t *testing.T) {
 		n++
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			resp, chunks := fixtureAnswer(t, f)
-			up := &cannedCompleter{resp: resp, chunks: chunks}
-			c, err := cache.New(up, cache.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = c.Close() })
-			h := start(t, Options{Completer: c})
-			unary := `{"model":"auto","messages":[{"role":"user","content":"fixture ` + filepath.Base(f) + `"}],"temperature":0}`
-			stream := strings.Replace(unary, `"temperature":0`, `"temperature":0,"stream":true,"stream_options":{"include_usage":true}`, 1)
-			prime := unary
+			up := &answersWithEncodings{resp: resp, chunks: chunks}
+			h := start(t, Options{Completer: up})
+			body := `{"model":"auto","messages":[{"role":"user","content":"hi"}]}`
 			if chunks != nil {
-				prime = stream
+				body = `{"model":"auto","messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":true}}`
 			}
-			if r, body := h.do("POST", "/v1/chat/completions", prime); r.StatusCode != 200 || r.Header.Get("x-llmrouter-cache") != "miss" {
-				t.Fatalf("prime: %d %q %s", r.StatusCode, r.Header.Get("x-llmrouter-cache"), body)
-			}
-			c.Wait()
-			storable := resp == nil || resp.Choices[0].FinishReason != llm.FinishContentFilter
-			for _, ch := range chunks {
-				for _, cc := range ch.Choices {
-					storable = storable && (cc.FinishReason == nil || *cc.FinishReason != llm.FinishContentFilter)
+			seen := map[string]bool{}
+			for i := range 3 {
+				r, got := h.do("POST", "/v1/chat/completions", body)
+				if r.StatusCode != 200 {
+					t.Fatalf("status %d: %s", r.StatusCode, got)
 				}
-			}
-			for _, body := range []string{unary, stream} {
-				seen := map[string]bool{}
-				for range 2 {
-					r, got := h.do("POST", "/v1/chat/completions", body)
-					if r.StatusCode != 200 {
-						t.Fatalf("status %d: %s", r.StatusCode, got)
-					}
-					if !storable {
-						if r.Header.Get("x-llmrouter-cache") != "miss" {
-							t.Fatalf("a content-filtered answer was served from the cache: %q", r.Header.Get("x-llmrouter-cache"))
-						}
-						continue
-					}
-					if r.Header.Get("x-llmrouter-cache") != "exact" {
-						t.Fatalf("cache header %q, want exact", r.Header.Get("x-llmrouter-cache"))
-					}
-					id, created := firstIDCreated(t, got)
-					if seen[id] || !strings.HasPrefix(id, "chatcmpl-cache-") {
-						t.Fatalf("id %q repeated or not a fresh cache id (seen %v)", id, seen)
-					}
-					seen[id] = true
-					want := canonicalHit(t, c, body, id, created)
-					if got != want {
-						t.Fatalf("memoised bytes differ from the canonical encoding\n got: %s\nwant: %s", got, want)
-					}
+				id, created := firstIDCreated(t, got)
+				if seen[id] {
+					t.Fatalf("id %q handed out twice", id)
+				}
+				seen[id] = true
+				if i > 0 {
+					mustBeMemoised(t, up, chunks != nil)
+				}
+				want := canonicalAnswer(t, resp, chunks, id, created)
+				if got != want {
+					t.Fatalf("memoised bytes differ from the canonical encoding\n got: %s\nwant: %s", got, want)
 				}
 			}
 		})
@@ -137,49 +167,29 @@ func firstIDCreated(t *testing.T, body string) (string, int64) {
 	return v.ID, v.Created
 }
 
-// canonicalHit is what the proxy wrote for an exact hit before hits were
-// memoised: the cached answer (from the cache itself, Encodings removed)
-// encoded by writeJSON's encoder or, for a stream, by the chat chunk
+// canonicalAnswer is what the proxy writes for the answer without
+// memoised bytes: writeJSON's encoder or, for a stream, the chat chunk
 // encoder event by event and [DONE], with the given id and created.
-func canonicalHit(t *testing.T, c *cache.Cache, body, id string, created int64) string {
+func canonicalAnswer(t *testing.T, resp *llm.Response, chunks []*llm.Chunk, id string, created int64) string {
 	t.Helper()
-	var req llm.Request
-	if err := llm.DecodeRequest([]byte(body), &req); err != nil {
-		t.Fatal(err)
-	}
-	req.Tenant, req.Meta = "acme", &llm.Meta{}
 	var out bytes.Buffer
-	if !req.Stream {
-		resp, err := c.Complete(context.Background(), &req)
-		if err != nil || req.Meta.Values().Cache != llm.CacheExact {
-			t.Fatalf("not an exact hit: %v %q", err, req.Meta.Values().Cache)
-		}
-		mustBeMemoised(t, resp.Encodings, shapeChatJSON)
-		resp.Encodings, resp.ID, resp.Created = nil, id, created
+	if chunks == nil {
+		r := *resp
+		r.ID, r.Created = id, created
 		enc := json.NewEncoder(&out)
 		enc.SetEscapeHTML(false)
-		if err := enc.Encode(resp); err != nil {
+		if err := enc.Encode(&r); err != nil {
 			t.Fatal(err)
 		}
 		return out.String()
 	}
-	st, err := c.Stream(context.Background(), &req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 	w := bufio.NewWriter(&out)
 	jenc := json.NewEncoder(w)
 	jenc.SetEscapeHTML(false)
-	for {
-		ch, err := st.Recv()
-		if err != nil {
-			break
-		}
-		mustBeMemoised(t, ch.Encodings, shapeChatSSE)
-		cp := *ch
-		cp.Encodings, cp.ID, cp.Created = nil, id, created
-		if _, err := (chatEncoder{}).writeChunk(w, jenc, &cp, req.WantsUsage()); err != nil {
+	for _, c := range chunks {
+		cp := *c
+		cp.ID, cp.Created = id, created
+		if _, err := (chatEncoder{}).writeChunk(w, jenc, &cp, true); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -188,17 +198,31 @@ func canonicalHit(t *testing.T, c *cache.Cache, body, id string, created int64) 
 	return out.String()
 }
 
-// mustBeMemoised fails unless e already holds a Template of shape (so the
-// proxy wrote the hit from it, not from the fallback encoder).
-func mustBeMemoised(t *testing.T, e *llm.Encodings, shape string) {
+// mustBeMemoised fails unless the answer's Encodings already hold their
+// Template (so the proxy wrote the hit from it, not from the fallback).
+func mustBeMemoised(t *testing.T, up *answersWithEncodings, stream bool) {
 	t.Helper()
-	if e == nil {
-		t.Fatal("an exact hit carries no Encodings")
+	check := func(e *llm.Encodings, shape string) {
+		if _, ok := e.Template(shape, func(string, int64) ([]byte, error) {
+			t.Fatalf("%s was not memoised by the proxy", shape)
+			return nil, nil
+		}); !ok {
+			t.Fatalf("%s did not template", shape)
+		}
 	}
-	if _, ok := e.Template(shape, func(string, int64) ([]byte, error) {
-		t.Fatalf("%s was not memoised by the proxy's hit", shape)
-		return nil, nil
-	}); !ok {
-		t.Fatalf("%s did not template", shape)
+	if !stream {
+		check(up.enc, llm.ShapeChatJSON)
+		return
+	}
+	written := 0
+	for i, c := range up.chunks {
+		if len(c.Choices) == 0 && c.Usage == nil {
+			continue // never written, so never memoised
+		}
+		check(up.encs[i], llm.ShapeChatSSE)
+		written++
+	}
+	if written == 0 {
+		t.Fatal("no chunk was written")
 	}
 }

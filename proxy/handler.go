@@ -533,9 +533,6 @@ func writeResponseJSON(ctx *fasthttp.RequestCtx, resp *llm.Response) error {
 	return nil
 }
 
-// shapeChatJSON names the memoised Chat Completions JSON of an answer.
-const shapeChatJSON = "chat.json"
-
 // writeMemoised answers 200 with resp's memoised Chat Completions JSON,
 // with resp's own id and created, and reports whether it could: resp must
 // carry Encodings (an exact-cache hit) that template this shape. The bytes
@@ -544,7 +541,7 @@ func writeMemoised(ctx *fasthttp.RequestCtx, resp *llm.Response) bool {
 	if resp.Encodings == nil {
 		return false
 	}
-	t, ok := resp.Encodings.Template(shapeChatJSON, func(id string, created int64) ([]byte, error) {
+	t, ok := resp.Encodings.Template(llm.ShapeChatJSON, func(id string, created int64) ([]byte, error) {
 		c := *resp
 		c.ID, c.Created = id, created
 		var b bytes.Buffer

@@ -35,10 +35,6 @@ type chunkEncoder interface {
 // chatEncoder writes chat.completion.chunk events as they came.
 type chatEncoder struct{}
 
-// shapeChatSSE names the memoised chat.completion.chunk SSE event of a
-// chunk.
-const shapeChatSSE = "chat.sse"
-
 func (chatEncoder) writeChunk(w *bufio.Writer, enc *json.Encoder, c *llm.Chunk, wantUsage bool) (bool, error) {
 	if len(c.Choices) == 0 && (c.Usage == nil || !wantUsage) {
 		return false, nil
@@ -60,7 +56,7 @@ func (chatEncoder) writeChunk(w *bufio.Writer, enc *json.Encoder, c *llm.Chunk, 
 // writes for c, checked by NewTemplate) with c's id and created, and
 // reports whether it could.
 func writeMemoisedEvent(w *bufio.Writer, c *llm.Chunk) (bool, error) {
-	t, ok := c.Encodings.Template(shapeChatSSE, func(id string, created int64) ([]byte, error) {
+	t, ok := c.Encodings.Template(llm.ShapeChatSSE, func(id string, created int64) ([]byte, error) {
 		cp := *c
 		cp.ID, cp.Created = id, created
 		var b bytes.Buffer
