@@ -73,6 +73,76 @@ func unknownMembers(b []byte, known map[string]struct{}) (map[string]json.RawMes
 	if !hasUnknownKeyIn(b, known) {
 		return nil, nil
 	}
+	if out, ok := scanUnknownMembers(b, known); ok {
+		return out, nil
+	}
+	return decodeUnknownMembers(b, known)
+}
+
+// scanUnknownMembers is decodeUnknownMembers without decoding b into a map
+// (which copied every member to keep one): a scan of the valid JSON object
+// b that copies only the unknown members' raw values, a later member
+// replacing an earlier one of the same key as the decoder does. ok is
+// false when a key has escapes or non-ASCII bytes, or b is not a plain
+// object; the caller then decodes.
+func scanUnknownMembers(b []byte, known map[string]struct{}) (out map[string]json.RawMessage, ok bool) {
+	i := skipWS(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return nil, false
+	}
+	i++
+	for {
+		i = skipWS(b, i)
+		if i >= len(b) {
+			return nil, false
+		}
+		switch b[i] {
+		case '}':
+			return out, true
+		case ',':
+			i++
+			continue
+		case '"':
+		default:
+			return nil, false
+		}
+		j := i + 1
+		for j < len(b) && b[j] != '"' {
+			// Escapes, and bytes the decoder would turn into U+FFFD: decode.
+			if b[j] == '\\' || b[j] < 0x20 || b[j] >= 0x80 {
+				return nil, false
+			}
+			j++
+		}
+		if j >= len(b) {
+			return nil, false
+		}
+		k := b[i+1 : j]
+		i = skipWS(b, j+1)
+		if i >= len(b) || b[i] != ':' {
+			return nil, false
+		}
+		start := skipWS(b, i+1)
+		end := skipValue(b, start)
+		v := b[start:end]
+		for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t' || v[len(v)-1] == '\n' || v[len(v)-1] == '\r') {
+			v = v[:len(v)-1]
+		}
+		if len(v) == 0 {
+			return nil, false
+		}
+		if _, isKnown := known[string(k)]; !isKnown && !foldKnown(string(k), known) {
+			if out == nil {
+				out = make(map[string]json.RawMessage, 2)
+			}
+			out[string(k)] = bytes.Clone(v) // b may be a buffer the caller reuses
+		}
+		i = end
+	}
+}
+
+// decodeUnknownMembers is unknownMembers by decoding b into a map.
+func decodeUnknownMembers(b []byte, known map[string]struct{}) (map[string]json.RawMessage, error) {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return nil, err
