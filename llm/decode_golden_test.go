@@ -2,7 +2,6 @@ package llm
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
 	"testing"
@@ -49,32 +48,4 @@ func TestDecodeMatchesGolden(t *testing.T) {
 	if f.String() != string(want) {
 		t.Fatalf("decoding changed:\n%s\nwant:\n%s", f.String(), want)
 	}
-}
-
-// FuzzUnknownMembersScanMatchesDecode: the scan finds the same unknown
-// members, byte for byte, as decoding the object into a map, whenever it
-// answers (it declines keys with escapes).
-func FuzzUnknownMembersScanMatchesDecode(f *testing.F) {
-	for _, s := range []string{`{"role":"assistant","content":"x","annotations":[ ],"refusal":null}`,
-		`{"zz":1,"zz":{"a":"}"} , "ROLE":"x","Zz":"\"q\"" }`, `{ }`, `{"a":[1,{"b":"]"}],"c":"d"}`, `{"a":1,"b":true,"c":null,"d":-1.5e3 }`} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		if !json.Valid(b) {
-			return
-		}
-		want, err := decodeUnknownMembers(b, knownMessageField)
-		got, ok := scanUnknownMembers(b, knownMessageField)
-		if !ok || err != nil {
-			return
-		}
-		if len(got) != len(want) {
-			t.Fatalf("scan %v, decode %v", got, want)
-		}
-		for k, v := range want {
-			if !bytes.Equal(got[k], v) {
-				t.Fatalf("member %q: scan %s, decode %s", k, got[k], v)
-			}
-		}
-	})
 }
