@@ -57,9 +57,27 @@ var _ llm.Completer = (*Cache)(nil)
 
 type exactEntry struct {
 	key      Key
-	resp     *llm.Response // never modified; hits get a copy
+	resp     *llm.Response // never modified; hits get a copy (sharing resp.Encodings)
 	provider string
 	expires  time.Time
+
+	replayOnce sync.Once
+	replay     []*llm.Encodings // one per chunk of the replay of resp
+}
+
+// replayEncodings returns the Encodings of the n chunks a replay of e has
+// (the same n on every hit: the replay is a function of e.resp).
+func (e *exactEntry) replayEncodings(n int) []*llm.Encodings {
+	e.replayOnce.Do(func() {
+		e.replay = make([]*llm.Encodings, n)
+		for i := range e.replay {
+			e.replay[i] = new(llm.Encodings)
+		}
+	})
+	if len(e.replay) != n {
+		return nil
+	}
+	return e.replay
 }
 
 // New returns a Cache in front of next. It starts the semantic writer and
@@ -199,6 +217,7 @@ func (c *Cache) storeUp() bool {
 
 // hit is a found answer.
 type hit struct {
+	exact    *exactEntry // an exact hit's entry, else nil
 	resp     *llm.Response
 	provider string
 	outcome  string
@@ -217,7 +236,7 @@ func (c *Cache) find(ctx context.Context, req *llm.Request, p *plan) (hit, bool)
 		}
 		sp.End()
 		if found {
-			return hit{resp: e.resp, provider: e.provider, outcome: llm.CacheExact}, true
+			return hit{exact: e, resp: e.resp, provider: e.provider, outcome: llm.CacheExact}, true
 		}
 	}
 	if !p.semOK {
@@ -315,7 +334,8 @@ func (p *plan) outcomeOnMiss() string {
 }
 
 // Complete answers from the cache when it can, else asks next and stores a
-// complete answer. A hit is a copy with a fresh id; Meta reports the
+// complete answer. A hit is a copy with a fresh id (an exact hit's carries
+// the entry's llm.Encodings, so the edge writes it without encoding); Meta reports the
 // outcome, the similarity of a semantic hit, and the model and provider
 // that made the cached answer. The usage of a hit is the original answer's.
 func (c *Cache) Complete(ctx context.Context, req *llm.Request) (*llm.Response, error) {
@@ -343,7 +363,15 @@ func (c *Cache) Stream(ctx context.Context, req *llm.Request) (llm.Stream, error
 	if p.read {
 		if h, ok := c.find(ctx, req, &p); ok {
 			c.report(req, h.outcome, &h)
-			return &replayStream{chunks: replayChunks(hitResponse(h.resp, c.o.Now()))}, nil
+			chunks := replayChunks(hitResponse(h.resp, c.o.Now()))
+			if h.exact != nil {
+				if enc := h.exact.replayEncodings(len(chunks)); enc != nil {
+					for i := range chunks {
+						chunks[i].Encodings = enc[i]
+					}
+				}
+			}
+			return &replayStream{chunks: chunks}, nil
 		}
 	}
 	c.report(req, p.outcomeOnMiss(), nil)
@@ -383,6 +411,7 @@ func storable(r *llm.Response, want int, finishes ...string) bool {
 func (c *Cache) save(p *plan, provider string, r *llm.Response) {
 	now := c.o.Now()
 	if p.exactOK && storable(r, p.want, llm.FinishStop, llm.FinishLength, llm.FinishToolCalls) {
+		r.Encodings = new(llm.Encodings)
 		e := &exactEntry{key: p.key, resp: r, provider: provider, expires: now.Add(c.o.Exact.TTL)}
 		if c.exact.SetWithTTL(keyHash(p.key), e, responseCost(r), c.o.Exact.TTL) {
 			// Ristretto applies sets on its own goroutine. Waiting here (a

@@ -22,7 +22,9 @@ func (c *Cache) Lookup(ctx context.Context, req *llm.Request) (*llm.Response, bo
 		return nil, false
 	}
 	c.report(req, h.outcome, &h)
-	return hitResponse(h.resp, c.o.Now()), true
+	r := hitResponse(h.resp, c.o.Now())
+	r.Encodings = nil // the caller may change its copy
+	return r, true
 }
 
 // Save stores resp, an answer to req that provider made without passing

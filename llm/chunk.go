@@ -13,6 +13,10 @@ type Chunk struct {
 	Usage             *Usage        `json:"usage,omitempty"`
 	SystemFingerprint string        `json:"system_fingerprint,omitempty"`
 	ServiceTier       string        `json:"service_tier,omitempty"`
+
+	// Encodings, when set, memoises this chunk's wire bytes (set on the
+	// chunks of an exact-cache replay; see Encodings for the rules).
+	Encodings *Encodings `json:"-"`
 }
 
 // ChunkChoice is one choice's delta. FinishReason is nil until the choice

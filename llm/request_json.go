@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
+	"unsafe"
 )
 
 // requestFields is Request without its methods, for the default encoder.
@@ -28,9 +30,21 @@ func (r *Request) UnmarshalJSON(b []byte) error {
 	keep := Request{Tenant: r.Tenant, RequestID: r.RequestID, Meta: r.Meta, Tier: r.Tier,
 		TierOverride: r.TierOverride, CacheControl: r.CacheControl}
 	*r = keep
-	if err := json.Unmarshal(b, (*requestFields)(r)); err != nil {
+	// The messages decode as messageFields, inside this one json.Unmarshal,
+	// instead of through Message.UnmarshalJSON: that ran a json.Unmarshal
+	// of its own per message, which validated the message's bytes a second
+	// time. Their unknown members are found by the same key scan after.
+	w := requestWire{requestFields: (*requestFields)(r)}
+	if err := json.Unmarshal(b, &w); err != nil {
 		*r = keep
 		return decodeFieldError(err)
+	}
+	if w.Messages != nil {
+		r.Messages = unsafe.Slice((*Message)(unsafe.Pointer(unsafe.SliceData(w.Messages))), len(w.Messages))
+		if err := messageExtras(b, r.Messages); err != nil {
+			*r = keep
+			return decodeFieldError(err)
+		}
 	}
 	r.ToolChoice, r.ResponseFormat, r.LogitBias = nonNull(r.ToolChoice), nonNull(r.ResponseFormat), nonNull(r.LogitBias)
 	if !hasUnknownKey(b) {
@@ -52,6 +66,94 @@ func (r *Request) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// requestWire is what a request body decodes into: Request's fields, with
+// the messages as messageFields (Message without its UnmarshalJSON; the
+// same memory layout, so the slice is reinterpreted, not copied).
+type requestWire struct {
+	*requestFields
+	Messages []messageFields `json:"messages"`
+}
+
+// messageExtras sets the Extra of each message in ms from the members of
+// the body's "messages" array that Message does not know, as
+// Message.UnmarshalJSON does. b is valid JSON whose "messages" decoded into
+// ms (so it is an array of len(ms) elements).
+func messageExtras(b []byte, ms []Message) error {
+	arr := topLevelValue(b, "messages")
+	if len(arr) == 0 || arr[0] != '[' {
+		return nil
+	}
+	i := 1
+	for n := range ms {
+		i = skipWS(arr, i)
+		if i < len(arr) && arr[i] == ',' {
+			i = skipWS(arr, i+1)
+		}
+		if i >= len(arr) || arr[i] == ']' {
+			return nil
+		}
+		end := skipValue(arr, i)
+		extra, err := unknownMembers(arr[i:end], knownMessageField)
+		if err != nil {
+			return err
+		}
+		ms[n].Extra = extra
+		i = end
+	}
+	return nil
+}
+
+// topLevelValue returns the raw value of the top-level member of the valid
+// JSON object b that encoding/json decodes into the field named key: the
+// last one whose key, unescaped, equals key case-insensitively (the
+// decoder's rule, a later member overwriting an earlier one); or nil.
+func topLevelValue(b []byte, key string) []byte {
+	var found []byte
+	i := skipWS(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return nil
+	}
+	i++
+	for {
+		i = skipWS(b, i)
+		if i >= len(b) || b[i] == '}' {
+			return found
+		}
+		if b[i] == ',' {
+			i++
+			continue
+		}
+		if b[i] != '"' {
+			return found
+		}
+		j, esc := i+1, false
+		for j < len(b) && b[j] != '"' {
+			if b[j] == '\\' {
+				esc = true
+				j++
+			}
+			j++
+		}
+		k := b[i+1 : min(j, len(b))]
+		if esc {
+			var s string
+			if json.Unmarshal(b[i:min(j+1, len(b))], &s) == nil {
+				k = []byte(s)
+			}
+		}
+		i = skipWS(b, j+1)
+		if i >= len(b) || b[i] != ':' {
+			return found
+		}
+		start := skipWS(b, i+1)
+		end := skipValue(b, start)
+		if bytes.EqualFold(k, []byte(key)) {
+			found = b[start:end]
+		}
+		i = end
+	}
+}
+
 // decodeFieldError turns an encoding/json error from the struct pass into
 // an *Error naming the top-level field at fault.
 func decodeFieldError(err error) error {
@@ -60,6 +162,14 @@ func decodeFieldError(err error) error {
 		return e
 	}
 	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		// The names the client's errors always had (requestWire's
+		// embedding and messageFields are decoding details).
+		te.Field = strings.TrimPrefix(te.Field, "requestFields.")
+		if te.Type == reflect.TypeFor[[]messageFields]() {
+			te.Type = reflect.TypeFor[[]Message]()
+		}
+	}
 	if errors.As(err, &te) && te.Field != "" {
 		field, _, _ := strings.Cut(te.Field, ".")
 		return &Error{Kind: KindInvalidRequest, Param: field, Message: fmt.Sprintf("invalid value for %q: %s", field, jsonErrText(err))}
@@ -163,7 +273,7 @@ func skipValue(b []byte, i int) int {
 // MarshalJSON encodes the request in the OpenAI shape, Extra fields included
 // (sorted by name, after the known ones).
 func (r *Request) MarshalJSON() ([]byte, error) {
-	b, err := json.Marshal((*requestFields)(r))
+	b, err := marshalRequestFields(r)
 	if err != nil || len(r.Extra) == 0 {
 		return b, err
 	}

@@ -13,6 +13,10 @@ type Response struct {
 	Usage             *Usage   `json:"usage,omitempty"`
 	SystemFingerprint string   `json:"system_fingerprint,omitempty"`
 	ServiceTier       string   `json:"service_tier,omitempty"`
+
+	// Encodings, when set, memoises this answer's wire bytes (the exact
+	// cache sets it on what it stores; see Encodings for the rules).
+	Encodings *Encodings `json:"-"`
 }
 
 // Choice is one answer of a Response.

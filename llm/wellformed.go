@@ -1,6 +1,7 @@
 package llm
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 	"unicode/utf8"
@@ -111,7 +112,7 @@ func (d *dupScanner) value() {
 // hold escapes): linearly while there are few, in a map past 16.
 func (d *dupScanner) object() {
 	d.i++
-	var small [16]string
+	var small [16][]byte // raw keys, slices of d.b: no copies
 	n := 0
 	var many map[string]struct{}
 	for !d.found {
@@ -130,24 +131,23 @@ func (d *dupScanner) object() {
 		default:
 			return // not valid JSON; the decoder already said so
 		}
-		raw, esc := d.str()
-		k := string(raw)
+		k, esc := d.str()
 		if esc {
 			var s string
-			if json.Unmarshal(d.b[d.i-len(raw)-2:d.i], &s) == nil {
-				k = s
+			if json.Unmarshal(d.b[d.i-len(k)-2:d.i], &s) == nil {
+				k = []byte(s)
 			}
 		}
 		if many != nil {
-			if _, ok := many[k]; ok {
-				d.found, d.dup = true, k
+			if _, ok := many[string(k)]; ok {
+				d.found, d.dup = true, string(k)
 				return
 			}
-			many[k] = struct{}{}
+			many[string(k)] = struct{}{}
 		} else {
 			for _, prev := range small[:n] {
-				if prev == k {
-					d.found, d.dup = true, k
+				if bytes.Equal(prev, k) {
+					d.found, d.dup = true, string(k)
 					return
 				}
 			}
@@ -157,9 +157,9 @@ func (d *dupScanner) object() {
 			} else {
 				many = make(map[string]struct{}, 64)
 				for _, prev := range small {
-					many[prev] = struct{}{}
+					many[string(prev)] = struct{}{}
 				}
-				many[k] = struct{}{}
+				many[string(k)] = struct{}{}
 			}
 		}
 		d.ws()

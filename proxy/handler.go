@@ -524,6 +524,50 @@ func writeJSON(ctx *fasthttp.RequestCtx, v any) error {
 	return enc.Encode(v)
 }
 
+// writeResponseJSON answers 200 with resp in the Chat Completions shape:
+// the bytes writeJSON(ctx, resp) writes, from llm.AppendResponseJSON (no
+// reflection), straight into the response's body buffer.
+func writeResponseJSON(ctx *fasthttp.RequestCtx, resp *llm.Response) error {
+	body := ctx.Response.SwapBody(nil)
+	body, err := llm.AppendResponseJSON(body[:0], resp)
+	ctx.Response.SwapBody(body)
+	if err != nil {
+		return err
+	}
+	ctx.Response.Header.SetContentTypeBytes(contentTypeJSON)
+	return nil
+}
+
+// writeMemoised answers 200 with resp's memoised Chat Completions JSON,
+// with resp's own id and created, and reports whether it could: resp must
+// carry Encodings (an exact-cache hit) that template this shape. The bytes
+// are those writeJSON(ctx, resp) writes (NewTemplate checks it).
+func writeMemoised(ctx *fasthttp.RequestCtx, resp *llm.Response) bool {
+	if resp.Encodings == nil {
+		return false
+	}
+	t, ok := resp.Encodings.Template(llm.ShapeChatJSON, func(id string, created int64) ([]byte, error) {
+		c := *resp
+		c.ID, c.Created = id, created
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		err := enc.Encode(&c)
+		return b.Bytes(), err
+	})
+	if !ok {
+		return false
+	}
+	body := ctx.Response.SwapBody(nil)
+	body, ok = t.Append(body[:0], resp.ID, resp.Created)
+	ctx.Response.SwapBody(body)
+	if !ok {
+		return false
+	}
+	ctx.Response.Header.SetContentTypeBytes(contentTypeJSON)
+	return true
+}
+
 // budget returns a request context derived from the server's base context
 // (through x's trace context when tracing is on).
 func (s *Server) budget(x *exchange, stream bool) (context.Context, context.CancelFunc) {
@@ -556,11 +600,13 @@ func (s *Server) chat(ctx *fasthttp.RequestCtx, x *exchange, p *principal) bool 
 	if r.Stream {
 		return s.streamChat(ctx, x, r, chatEncoder{})
 	}
-	return s.completeUnary(ctx, x, r, func(resp *llm.Response) any { return resp })
+	return s.completeUnary(ctx, x, r, nil)
 }
 
 // completeUnary answers a non-streamed request: the call within the request
-// budget, the x-llmrouter-* headers, then the answer as shape(resp) JSON.
+// budget, the x-llmrouter-* headers, then the answer as shape(resp) JSON
+// (nil shape: resp itself, in the Chat Completions shape, written from its
+// memoised bytes when the cache gave it some).
 func (s *Server) completeUnary(ctx *fasthttp.RequestCtx, x *exchange, r *llm.Request, shape func(*llm.Response) any) bool {
 	cctx, cancel := s.budget(x, false)
 	resp, err := s.completer.Complete(cctx, r)
@@ -579,7 +625,13 @@ func (s *Server) completeUnary(ctx *fasthttp.RequestCtx, x *exchange, r *llm.Req
 		x.answer = resp.Choices[0].Message.Content.Text()
 	}
 	setCachedShare(&ctx.Response.Header, resp.Usage)
-	if err := writeJSON(ctx, shape(resp)); err != nil {
+	switch {
+	case shape != nil:
+		err = writeJSON(ctx, shape(resp))
+	case !writeMemoised(ctx, resp):
+		err = writeResponseJSON(ctx, resp)
+	}
+	if err != nil {
 		ctx.ResetBody()
 		return s.fail(ctx, x, &llm.Error{Kind: llm.KindInternal, Message: "could not encode the answer", Err: err})
 	}

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -38,6 +39,11 @@ func (chatEncoder) writeChunk(w *bufio.Writer, enc *json.Encoder, c *llm.Chunk, 
 	if len(c.Choices) == 0 && (c.Usage == nil || !wantUsage) {
 		return false, nil
 	}
+	if c.Encodings != nil && (c.Usage == nil || wantUsage) {
+		if ok, err := writeMemoisedEvent(w, c); ok {
+			return true, err
+		}
+	}
 	if c.Usage != nil && !wantUsage {
 		cp := *c
 		cp.Usage = nil
@@ -57,6 +63,34 @@ func (chatEncoder) writeChunk(w *bufio.Writer, enc *json.Encoder, c *llm.Chunk, 
 		return true, err
 	}
 	return true, writeEvent(w, enc, c)
+}
+
+// writeMemoisedEvent writes c's memoised SSE event (the bytes writeEvent
+// writes for c, checked by NewTemplate) with c's id and created, and
+// reports whether it could.
+func writeMemoisedEvent(w *bufio.Writer, c *llm.Chunk) (bool, error) {
+	t, ok := c.Encodings.Template(llm.ShapeChatSSE, func(id string, created int64) ([]byte, error) {
+		cp := *c
+		cp.ID, cp.Created = id, created
+		var b bytes.Buffer
+		bw := bufio.NewWriter(&b)
+		enc := json.NewEncoder(bw)
+		enc.SetEscapeHTML(false)
+		if err := writeEvent(bw, enc, &cp); err != nil {
+			return nil, err
+		}
+		err := bw.Flush()
+		return b.Bytes(), err
+	})
+	if !ok {
+		return false, nil
+	}
+	b, ok := t.Append(w.AvailableBuffer(), c.ID, c.Created)
+	if !ok {
+		return false, nil
+	}
+	_, err := w.Write(b)
+	return true, err
 }
 
 // streamFramer is implemented by the encoders of wire APIs whose streams

@@ -249,5 +249,6 @@ scripts/bench/tracing.sh >> "$OUT" # issue 15: cost of tracing when on
 scripts/bench/wireapi.sh >> "$OUT" # issue 8: /v1/messages and /v1/responses against chat
 scripts/bench/router.sh >> "$OUT" # issue 7: router cost-quality curve and classifier latency
 scripts/bench/stream.sh >> "$OUT" # issue 14: streaming TTFB, CPU per event, RSS at 100/1,000 streams
+scripts/bench/hotpath.sh >> "$OUT" # issue 14: pass-through and exact hit at 1/32/64 conns against direct and a stdlib proxy
 scripts/bench/regress.sh >> "$OUT" # this checkout against the last measured base, same run
 log "wrote $OUT"
