@@ -153,6 +153,7 @@ baseline in the same run, not the absolute numbers.
 | added p50 latency at 1 connection < 150 µs | $added_p50 µs | $(verdict "$added_p50" 150 max) |
 | >= 25,000 req/s per core at 32 connections | $(field "$P32" rps) req/s on one core | $(verdict "$(field "$P32" rps)" 25000 min) |
 | classifier p99 < 50 µs for a 2,000-token prompt | $cls_p99 µs | $(verdict "$cls_p99" 50 max) |
+@@MORE_TARGETS@@
 
 For scale (from the issue, measured the same way): a standard-library Go reverse proxy gives about
 16,000 req/s per core and 236 µs; the fastest Go gateway core measured, about 23,000 and 210 µs.
@@ -243,6 +244,10 @@ $TUNE_NOGUARD
 $PGB
 \`\`\`
 MD
+# Sections below add their own rows to the targets table at the top
+# (target | measured | verdict), collected in $BENCH_TARGETS.
+export BENCH_TARGETS="$work/targets.md"
+: >"$BENCH_TARGETS"
 scripts/bench/governance.sh >>"$OUT"
 scripts/bench/microbatch.sh >> "$OUT" # issue 13: micro-batching, own section
 scripts/bench/tracing.sh >> "$OUT" # issue 15: cost of tracing when on
@@ -251,4 +256,6 @@ scripts/bench/router.sh >> "$OUT" # issue 7: router cost-quality curve and class
 scripts/bench/stream.sh >> "$OUT" # issue 14: streaming TTFB, CPU per event, RSS at 100/1,000 streams
 scripts/bench/hotpath.sh >> "$OUT" # issue 14: pass-through and exact hit at 1/32/64 conns against direct and a stdlib proxy
 scripts/bench/regress.sh >> "$OUT" # this checkout against the last measured base, same run
+awk -v f="$BENCH_TARGETS" '$0 == "@@MORE_TARGETS@@" {while ((getline l < f) > 0) print l; next} {print}' "$OUT" >"$work/out.md"
+cat "$work/out.md" >"$OUT"
 log "wrote $OUT"

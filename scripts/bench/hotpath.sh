@@ -117,6 +117,21 @@ apr() { awk -v a="${ALLOC[$1]}" -v n="${AREQS[$1]}" 'BEGIN {if (n == 0) print "n
 mb() { awk -v k="${RSS[$1]}" 'BEGIN {printf "%.0f", k / 1024}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b == 0 || a == "n/a" || b == "n/a") print "n/a"; else printf "%.2f", a / b}'; }
 name() { case $1 in direct) echo "upstream direct";; std) echo "stdlib ReverseProxy";; pass) echo "llmrouter pass-through";; hit) echo "llmrouter exact hit";; esac; }
+c32=32; [[ " $CONNS " == *" 32 "* ]] || c32=$(awk '{print $NF}' <<<"$CONNS")
+vmax() { awk -v v="$1" -v t="$2" 'BEGIN {print (v != "n/a" && v + 0 <= t + 0) ? "met" : "not met"}'; }
+vmin() { awk -v v="$1" -v t="$2" 'BEGIN {print (v != "n/a" && v + 0 >= t + 0) ? "met" : "not met"}'; }
+if [ -n "${BENCH_TARGETS:-}" ]; then # rows for the targets table of scripts/bench.sh
+  added1=$(awk -v a="$(med "${P50[pass-1]:-0}")" -v b="$(med "${P50[direct-1]:-0}")" 'BEGIN {printf "%.0f", a - b}')
+  std1=$(awk -v a="$(med "${P50[std-1]:-0}")" -v b="$(med "${P50[direct-1]:-0}")" 'BEGIN {printf "%.0f", a - b}')
+  hitx=$(ratio "$(med "${RPS[hit-$c32]}")" "$(med "${RPS[direct-$c32]}")")
+  {
+    echo "| issue 14: pass-through ≤ 30 µs CPU per request ($c32 conns) | $(cpu pass-$c32) µs ($(ratio "$(cpu pass-$c32)" "$(cpu std-$c32)")x the stdlib proxy's) | $(vmax "$(cpu pass-$c32)" 30) |"
+    echo "| issue 14: pass-through ≥ 27,000 req/s on its core ($c32 conns) | $(med "${RPS[pass-$c32]}") req/s (stdlib proxy $(med "${RPS[std-$c32]}")) | $(vmin "$(med "${RPS[pass-$c32]}")" 27000) |"
+    echo "| issue 14: exact hit ≤ 15 µs CPU per request ($c32 conns) | $(cpu hit-$c32) µs ($(ratio "$(cpu hit-$c32)" "$(cpu pass-$c32)")x a pass-through) | $(vmax "$(cpu hit-$c32)" 15) |"
+    echo "| issue 14: exact hit ≥ the direct upstream's req/s ($c32 conns) | ${hitx}x | $(vmin "$hitx" 1) |"
+    echo "| issue 14: 1 connection p50 added ≤ 120 µs | $added1 µs (stdlib proxy $std1 µs) | $(vmax "$added1" 120) |"
+  } >>"$BENCH_TARGETS"
+fi
 cat <<MD
 ## Hot path: pass-through and exact hit at 1, 32 and 64 connections (issue 14)
 
@@ -136,7 +151,6 @@ for c in $CONNS; do
     echo "| $c | $(name $k) | $(med "${RPS[$k-$c]}") | $(cpu $k-$c) | $(apr $k-$c) | $(mb $k-$c) | $(med "${P50[$k-$c]}") | $(ratio "$(med "${RPS[$k-$c]}")" "$(med "${RPS[direct-$c]}")")x | $(ratio "$(cpu $k-$c)" "$(cpu std-$c)")x |"
   done
 done
-c32=32; [[ " $CONNS " == *" 32 "* ]] || c32=$(awk '{print $NF}' <<<"$CONNS")
 cat <<MD
 
 Against the targets (issue 14, at $c32 connections): pass-through **$(cpu pass-$c32) µs** CPU per request

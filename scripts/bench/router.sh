@@ -14,6 +14,16 @@ go build -o "$work/llmrouter" ./cmd/llmrouter
 EVAL=$("$work/llmrouter" router eval -config configs/default.yaml -data "$DATA" -cv -markdown 2>/dev/null)
 LAT=$(go test -run '^$' -bench 'ClassifyLatency|BenchmarkClassify$' -benchmem -benchtime 3x ./router/classifier/ 2>&1 | grep -E '^Benchmark' || true)
 
+if [ -n "${BENCH_TARGETS:-}" ]; then # rows for the targets table of scripts/bench.sh
+  held=$(printf '%s\n' "$EVAL" | grep -E '^\| learned, held-out' | head -1)
+  apgr=$(awk -F'|' '{gsub(/ /, "", $3); print $3}' <<<"$held")
+  s95=$(awk -F'|' '{gsub(/[ %]/, "", $7); print $7}' <<<"$held")
+  {
+    echo "| issue 7: held-out APGR ≥ 0.65 (shipped recipe, subject-wise folds) | ${apgr:-n/a} | $(awk -v v="${apgr:-0}" 'BEGIN {print (v + 0 >= 0.65) ? "met" : "not met"}') |"
+    echo "| issue 7: 95% of strong quality with ≤ 40% above small (held out) | ${s95:-n/a}% above small | $(awk -v v="${s95:-100}" 'BEGIN {print (v + 0 <= 40) ? "met" : "not met"}') |"
+  } >>"$BENCH_TARGETS"
+fi
+
 cat <<MD
 
 ## Router: cost-quality curve on held-out subjects

@@ -114,6 +114,16 @@ ttfb_verdict() {
 }
 added() { over "$(field "${P[$1,$2]}" "ttfb_$3_us")" "$(field "${D[$2]}" "ttfb_$3_us")"; }
 
+ttfb_row() { local v; v=$(ttfb_verdict "$1"); echo "${v%%, *} | ${v#*, }"; }
+if [ -n "${BENCH_TARGETS:-}" ]; then # rows for the targets table of scripts/bench.sh
+  {
+    echo "| issue 14: streaming TTFB added < 1 ms at p99, 1,000 streams (flush per event) | $(ttfb_row 0s) |"
+    echo "| issue 14: ≤ 5 µs CPU per relayed chunk, 1,000 streams | ${CPU[0s,1000]} µs (coalesce $COALESCE: ${CPU[$COALESCE,1000]} µs) | $(verdict "${CPU[0s,1000]}" 5) |"
+    echo "| issue 14: RSS < 150 MB at 1,000 streams | ${RSS[0s,1000]} MiB | $(lt "${RSS[0s,1000]}" 150) |"
+    echo "| issue 14: RSS ≤ 40 MB idle | $((IDLE[0s] / 1024)) MiB | $(verdict $((IDLE[0s] / 1024)) 40) |"
+  } >>"$BENCH_TARGETS"
+fi
+
 cat <<MD
 ## Streaming (issue 14)
 
