@@ -133,6 +133,7 @@ if [ -n "${BENCH_TARGETS:-}" ]; then # rows for the targets table of scripts/ben
   } >>"$BENCH_TARGETS"
 fi
 cat <<MD
+
 ## Hot path: pass-through and exact hit at 1, 32 and 64 connections (issue 14)
 
 \`scripts/bench/hotpath.sh\`: wrk and the zero-latency upstream (\`cmd/benchupstream\`) on core $CORE_LOAD,

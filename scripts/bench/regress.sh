@@ -89,6 +89,7 @@ med() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {prin
 cpu() { awk -v t="${TICKS[$1]}" -v clk="$CLK" -v n="${REQS[$1]}" 'BEGIN {printf "%.1f", t / clk * 1e6 / n}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b == 0) print "n/a"; else printf "%.2f", a / b}'; }
 cat <<MD
+
 ## This change against $BASE (same run, interleaved)
 
 \`scripts/bench/regress.sh $BASE\`: the binary of this checkout and of \`$BASE\` run side by side,
