@@ -359,28 +359,7 @@ func (c *Classifier) features(k *counts, sh shape, tokens int) [numSignals]float
 // topReasons formats the three largest contributions by magnitude, largest
 // first; ties keep signal order.
 func topReasons(contrib *[numSignals]float64) []string {
-	var idx [3]int
-	n := 0
-	for i := range contrib {
-		a := math.Abs(contrib[i])
-		if a < 0.005 {
-			continue
-		}
-		j := n
-		if n < 3 {
-			n++
-		} else if a <= math.Abs(contrib[idx[2]]) {
-			continue
-		} else {
-			j = 2
-		}
-		for j > 0 && math.Abs(contrib[idx[j-1]]) < a {
-			idx[j] = idx[j-1]
-			j--
-		}
-		idx[j] = i
-	}
-	return formatReasons(idx[:n], func(i int) string { return signalNames[i] }, contrib[:])
+	return topContrib(contrib[:], func(i int) string { return signalNames[i] })
 }
 
 // formatReasons formats "name+0.12" for each index in idx, largest first,
