@@ -10,6 +10,7 @@
 # upstream with a ~1 KB POST body. Several rounds; the median round counts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/bench/lib.sh
 
 ROUNDS=${BENCH_ROUNDS:-3}
 DURATION=${BENCH_DURATION:-5s}
@@ -39,26 +40,7 @@ go build -o "$work/benchupstream" ./cmd/benchupstream
 taskset -c $CORE_LOAD "$work/benchupstream" -listen $UP_ADDR 2>"$work/upstream.log" &
 pids+=($!)
 
-write_config() { # $1 = file, $2 = listen address, $3 = exact cache on/off
-  cat >"$1" <<YAML
-server: {listen: "$2"}
-auth: {mode: none}
-providers:
-  - {name: up, type: openai, base_url: "http://$UP_ADDR/v1", api_key_env: BENCH_UPSTREAM_KEY, max_conns: 256}
-models:
-  bench: [{provider: up, model: bench-model}]
-routing:
-  tiers:
-    small: {chain: [{provider: up, model: bench-model}]}
-    medium: {chain: [{provider: up, model: bench-model}]}
-    large: {chain: [{provider: up, model: bench-model}]}
-cache:
-  exact: {enabled: $3}
-  semantic: {enabled: false}
-prices:
-  bench-model: {input: 1.0, output: 2.0}
-YAML
-}
+write_config() { bench_config "$1" "$2" "$3" "$UP_ADDR"; } # $1 file, $2 listen, $3 exact cache on/off
 
 start_proxy() { # $1 = config, $2 = listen address; prints the pid
   BENCH_UPSTREAM_KEY=bench taskset -c $CORE_PROXY "$work/llmrouter" -config "$1" >/dev/null 2>>"$work/proxy.log" &

@@ -8,6 +8,7 @@
 # stdout; progress on stderr. Ports 19400-19404.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. scripts/bench/lib.sh
 
 ROUNDS=${BENCH_ROUNDS:-3}
 DURATION=${BENCH_DURATION:-5s}
@@ -28,26 +29,7 @@ taskset -c $CORE_LOAD "$work/benchupstream" -listen $UP 2>/dev/null &
 pids+=($!)
 UP_PID=$!
 
-config() { # $1 file, $2 listen, $3 exact cache on/off
-  cat >"$1" <<YAML
-server: {listen: "$2"}
-auth: {mode: none}
-providers:
-  - {name: up, type: openai, base_url: "http://$UP/v1", api_key_env: BENCH_UPSTREAM_KEY, max_conns: 256}
-models:
-  bench: [{provider: up, model: bench-model}]
-routing:
-  tiers:
-    small: {chain: [{provider: up, model: bench-model}]}
-    medium: {chain: [{provider: up, model: bench-model}]}
-    large: {chain: [{provider: up, model: bench-model}]}
-cache:
-  exact: {enabled: $3}
-  semantic: {enabled: false}
-prices:
-  bench-model: {input: 1.0, output: 2.0}
-YAML
-}
+config() { bench_config "$1" "$2" "$3" "$UP"; } # $1 file, $2 listen, $3 exact cache on/off
 wait_up() { # $1 url
   for _ in $(seq 1 100); do curl -fsS "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done
   log "$1 did not come up"; cat "$work"/*.log >&2 || true; exit 1

@@ -6,6 +6,7 @@
 # Markdown section on stdout; progress on stderr.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. scripts/bench/lib.sh
 
 BASE=${1:-${BENCH_BASE_REV:-9042668}}
 ROUNDS=${BENCH_ROUNDS:-3}
@@ -30,26 +31,7 @@ git worktree add -q --detach "$work/base" "$BASE"
 taskset -c $CORE_LOAD "$work/benchupstream" -listen $UP 2>/dev/null &
 pids+=($!)
 
-config() { # $1 file, $2 listen, $3 exact cache on/off
-  cat >"$1" <<YAML
-server: {listen: "$2"}
-auth: {mode: none}
-providers:
-  - {name: up, type: openai, base_url: "http://$UP/v1", api_key_env: BENCH_UPSTREAM_KEY, max_conns: 256}
-models:
-  bench: [{provider: up, model: bench-model}]
-routing:
-  tiers:
-    small: {chain: [{provider: up, model: bench-model}]}
-    medium: {chain: [{provider: up, model: bench-model}]}
-    large: {chain: [{provider: up, model: bench-model}]}
-cache:
-  exact: {enabled: $3}
-  semantic: {enabled: false}
-prices:
-  bench-model: {input: 1.0, output: 2.0}
-YAML
-}
+config() { bench_config "$1" "$2" "$3" "$UP"; } # $1 file, $2 listen, $3 exact cache on/off
 start() { # $1 bin, $2 config, $3 addr -> pid
   BENCH_UPSTREAM_KEY=bench taskset -c $CORE_PROXY "$1" -config "$2" >/dev/null 2>>"$work/proxy.log" &
   local pid=$!
