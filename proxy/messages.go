@@ -67,7 +67,18 @@ func (s *Server) messages(ctx *fasthttp.RequestCtx, x *exchange, p *principal) b
 	if e != nil {
 		return s.fail(ctx, x, e)
 	}
-	if e := s.checkLimits(r, "stop_sequences", "max_tokens"); e != nil {
+	return s.serveDecoded(ctx, x, p, r, "stop_sequences", "max_tokens",
+		func() chunkEncoder { return &messagesEncoder{enc: anthropicapi.NewStreamEncoder()} },
+		func(resp *llm.Response) any { return anthropicapi.EncodeResponse(resp) })
+}
+
+// serveDecoded runs a request another API's codec decoded through the chat
+// pipeline: limits (named as that API names its stop and max-tokens
+// fields), sampling checks, routing, then a stream through newEnc or a
+// unary answer shaped by shape.
+func (s *Server) serveDecoded(ctx *fasthttp.RequestCtx, x *exchange, p *principal, r *llm.Request, stop, maxTokens string,
+	newEnc func() chunkEncoder, shape func(*llm.Response) any) bool {
+	if e := s.checkLimits(r, stop, maxTokens); e != nil {
 		x.model = r.Model
 		return s.fail(ctx, x, e)
 	}
@@ -79,9 +90,9 @@ func (s *Server) messages(ctx *fasthttp.RequestCtx, x *exchange, p *principal) b
 		return s.fail(ctx, x, e)
 	}
 	if r.Stream {
-		return s.streamChat(ctx, x, r, &messagesEncoder{enc: anthropicapi.NewStreamEncoder()})
+		return s.streamChat(ctx, x, r, newEnc())
 	}
-	return s.completeUnary(ctx, x, r, func(resp *llm.Response) any { return anthropicapi.EncodeResponse(resp) })
+	return s.completeUnary(ctx, x, r, shape)
 }
 
 // countTokens serves POST /v1/messages/count_tokens with a local estimate
@@ -138,21 +149,9 @@ func (s *Server) responses(ctx *fasthttp.RequestCtx, x *exchange, p *principal) 
 	if e != nil {
 		return s.fail(ctx, x, e)
 	}
-	if e := s.checkLimits(r, "stop", "max_output_tokens"); e != nil {
-		x.model = r.Model
-		return s.fail(ctx, x, e)
-	}
-	if e := validateSampling(r); e != nil {
-		x.model = r.Model
-		return s.fail(ctx, x, e)
-	}
-	if e := s.prepare(ctx, x, p, r); e != nil {
-		return s.fail(ctx, x, e)
-	}
-	if r.Stream {
-		return s.streamChat(ctx, x, r, &responsesEncoder{enc: responsesapi.NewStreamEncoder()})
-	}
-	return s.completeUnary(ctx, x, r, func(resp *llm.Response) any { return responsesapi.EncodeResponse(resp) })
+	return s.serveDecoded(ctx, x, p, r, "stop", "max_output_tokens",
+		func() chunkEncoder { return &responsesEncoder{enc: responsesapi.NewStreamEncoder()} },
+		func(resp *llm.Response) any { return responsesapi.EncodeResponse(resp) })
 }
 
 // responsesEncoder adapts responsesapi.StreamEncoder to the stream pump.
