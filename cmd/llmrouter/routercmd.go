@@ -95,8 +95,9 @@ func routerFitCmd(args []string, stdout, stderr io.Writer) int {
 	folds := fs.Int("folds", 7, "cross-validation folds; whole subjects are held out together")
 	lambdas := fs.String("lambdas", "", "comma-separated L2 grid for term weights; 0 fits without terms (default 0,30,1000)")
 	label := fs.String("label", "", "fix the up-head label (gap or weak_wrong) instead of choosing it on held-out folds")
-	priors := fs.String("priors", "", "comma-separated grid of hand-weight prior scales (default 1,0.5,0.25)")
-	sizes := fs.String("sizes", "", "comma-separated grid of prior weights of choice_tokens, the length of a multiple-choice question (default 0,10,20)")
+	priors := fs.String("priors", "", "comma-separated grid of hand-weight prior scales (default 1,0.25,0)")
+	sizes := fs.String("sizes", "", "comma-separated grid of prior weights of choice_tokens, the length of a multiple-choice question (default 0,20,40)")
+	shareds := fs.String("shared", "", "comma-separated grid of prior weights of choice_shared_words, how much wording the options of a multiple-choice question share (default 0,15,30)")
 	frees := fs.String("free", "", "comma-separated grid of L2 pulls of the choice_* features' weights toward their prior (default 1,0.01)")
 	name := fs.String("name", "custom", "model name recorded in the file")
 	minGroups := fs.Int("min-groups", 0, "a term must occur in this many groups (default 3)")
@@ -129,12 +130,17 @@ func routerFitCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "llmrouter router fit: %v\n", err)
 		return 2
 	}
+	shgrid, err := parseLambdas(*shareds)
+	if err != nil {
+		fmt.Fprintf(stderr, "llmrouter router fit: %v\n", err)
+		return 2
+	}
 	ex, err := readLabelledFiles(data)
 	if err != nil {
 		fmt.Fprintf(stderr, "llmrouter router fit: %v\n", err)
 		return 1
 	}
-	o := classifier.FitOptions{Folds: *folds, Lambdas: grid, PriorScales: pgrid, FreeLambdas: fgrid, SizePriors: sgrid, Name: *name, MinGroups: *minGroups, Epochs: *epochs, Progress: func(l string) { fmt.Fprintln(stderr, l) }}
+	o := classifier.FitOptions{Folds: *folds, Lambdas: grid, PriorScales: pgrid, FreeLambdas: fgrid, SizePriors: sgrid, SharedPriors: shgrid, Name: *name, MinGroups: *minGroups, Epochs: *epochs, Progress: func(l string) { fmt.Fprintln(stderr, l) }}
 	if *label != "" {
 		o.Labels = []string{*label}
 	}

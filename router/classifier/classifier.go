@@ -218,6 +218,7 @@ func (c *Classifier) scanRequest(s *scanner, req *llm.Request) shape {
 		}
 	}
 	sh.maxOutput = req.MaxOutputTokens()
+	s.optionCounts()
 	return sh
 }
 

@@ -20,6 +20,10 @@ type FitOptions struct {
 	// SizePriors is the grid of prior weights of choice_tokens
 	// (Setting.Size). Default {0, 20, 40}.
 	SizePriors []float64
+	// SharedPriors is the grid of prior weights of choice_shared_words
+	// (Setting.Shared), how much wording the options share. Default
+	// {0, 15, 30}.
+	SharedPriors []float64
 	// FreeLambdas is the grid of L2 pulls of the choice_* features'
 	// weights toward their prior (Setting.Free). Default {1, 0.01}.
 	FreeLambdas []float64
@@ -71,6 +75,9 @@ func (o FitOptions) withDefaults() FitOptions {
 	if len(o.SizePriors) == 0 {
 		o.SizePriors = []float64{0, 20, 40}
 	}
+	if len(o.SharedPriors) == 0 {
+		o.SharedPriors = []float64{0, 15, 30}
+	}
 	if len(o.FreeLambdas) == 0 {
 		o.FreeLambdas = []float64{1, 0.01}
 	}
@@ -104,9 +111,11 @@ func (o FitOptions) grid() []Setting {
 	for _, label := range o.Labels {
 		for _, prior := range o.PriorScales {
 			for _, size := range o.SizePriors {
-				for _, free := range o.FreeLambdas {
-					for _, lambda := range o.Lambdas {
-						g = append(g, Setting{Label: label, Prior: prior, Size: size, Free: free, Lambda: lambda})
+				for _, shared := range o.SharedPriors {
+					for _, free := range o.FreeLambdas {
+						for _, lambda := range o.Lambdas {
+							g = append(g, Setting{Label: label, Prior: prior, Size: size, Shared: shared, Free: free, Lambda: lambda})
+						}
 					}
 				}
 			}
@@ -277,8 +286,11 @@ type Setting struct {
 	// Prior scales the hand weights, the prior the signals' weights are
 	// pulled to (strongly: see denseLambda).
 	Prior float64 `json:"prior_scale"`
-	// Size is the prior weight of choice_tokens (the others' prior is 0).
+	// Size is the prior weight of choice_tokens.
 	Size float64 `json:"size_prior"`
+	// Shared is the prior weight of choice_shared_words (the other
+	// choice_* features' prior is 0).
+	Shared float64 `json:"shared_prior"`
 	// Free is the L2 pull (per prompt) of the size features' weights toward
 	// their prior: small lets the data set them, 1 keeps the prior.
 	Free float64 `json:"free_lambda"`
@@ -289,7 +301,7 @@ func (st Setting) String() string {
 	if st.Lambda == 0 {
 		terms = "no terms    "
 	}
-	return fmt.Sprintf("label %-10s prior %-5g size %-4g free %-6g %s", st.Label, st.Prior, st.Size, st.Free, terms)
+	return fmt.Sprintf("label %-10s prior %-5g size %-4g shared %-4g free %-6g %s", st.Label, st.Prior, st.Size, st.Shared, st.Free, terms)
 }
 
 // hyper are the fitting hyper-parameters of one head.
@@ -301,13 +313,14 @@ type hyper struct {
 // handPrior is the dense prior: the hand weights, scaled, for the signals;
 // 0 for the extra features. Signals that do not vary in the training data
 // keep their prior weight; the data moves the others little (denseLambda).
-func handPrior(scale, size float64) [numDense]float64 {
+func handPrior(scale, size, shared float64) [numDense]float64 {
 	var p [numDense]float64
 	w := defaultWeights()
 	for i, n := range signalNames {
 		p[i] = scale * w[n]
 	}
-	p[numSignals+10] = size // ExtraChoiceTokens
+	p[numSignals+10] = size   // ExtraChoiceTokens
+	p[numSignals+13] = shared // ExtraChoiceShared
 	return p
 }
 
@@ -340,7 +353,7 @@ var freeDense = func() [numDense]bool {
 // y(s) in [0, 1].
 func fitHead(d *fitData, idx []int, allowed []bool, y func(*sample) float64, hp hyper) head {
 	lambda, epochs := hp.Lambda, hp.epochs
-	prior := handPrior(hp.Prior, hp.Size)
+	prior := handPrior(hp.Prior, hp.Size, hp.Shared)
 	var dl [numDense]float64
 	for j := range dl {
 		dl[j] = denseLambda

@@ -51,16 +51,22 @@ const (
 	ExtraChoiceTokens = "choice_tokens"      // (log2(1+tokens) - log2(101))/12
 	ExtraChoiceOption = "choice_option_len"  // (log2(1+mean bytes of an option line) - log2(21))/8
 	ExtraChoiceLong   = "choice_long7_words" // (log2(1+words of 7+ letters) - log2(11))/10
+	// ExtraChoiceShared measures how much wording the options share: the
+	// share of the distinct words (three letters or more) of the option
+	// lines that appear on two or more of them, less 0.2 (typical). Options
+	// that differ in a word or two ask for a fine distinction; within most
+	// MMLU subjects the strong model gains more on such questions.
+	ExtraChoiceShared = "choice_shared_words"
 )
 
 var extraNames = [numExtra]string{
 	ExtraLogTokens, ExtraQuestions, ExtraNumbers, ExtraChoices, ExtraLongWords,
 	ExtraCodeLines, ExtraMathSyms, ExtraListItems, ExtraUserTurns, ExtraCapitalise,
-	ExtraChoiceTokens, ExtraChoiceOption, ExtraChoiceLong,
+	ExtraChoiceTokens, ExtraChoiceOption, ExtraChoiceLong, ExtraChoiceShared,
 }
 
 const (
-	numExtra = 13
+	numExtra = 14
 	numDense = numSignals + numExtra
 )
 
@@ -410,6 +416,9 @@ func denseFeatures(f *[numSignals]float64, k *counts, sh shape, tokens int) [num
 			e[11] = (math.Log2(1+float64(k.optionBytes)/float64(k.optionLines)) - math.Log2(21)) / 8
 		}
 		e[12] = (math.Log2(1+float64(k.wordLen[3]+k.wordLen[4]+k.wordLen[5]+k.wordLen[6])) - math.Log2(11)) / 10
+		if k.optionWords > 0 {
+			e[13] = float64(k.sharedWords)/float64(k.optionWords) - 0.2
+		}
 	}
 	return x
 }

@@ -70,6 +70,8 @@ type counts struct {
 	// Learned-scorer inputs.
 	optionLines int // lines that open with a lettered option ("A.", "(B)", "C)")
 	optionBytes int // bytes of those lines
+	optionWords int // distinct words of minVocabWord+ letters on the first maxOptions option lines
+	sharedWords int // those of them on two or more of those lines
 }
 
 // scanner walks text once, byte by byte, hashing each word's lowercased
@@ -91,6 +93,55 @@ type scanner struct {
 	ts       termScan
 	rec      termRecorder
 	prevWord string
+
+	// Words of the option lines, for how much wording the options share
+	// (optionWord): a set of word hashes, each with a bit per option line.
+	optLine  int // option lines seen so far; the current one's bit is 1<<(optLine-1)
+	optUsed  int
+	optKeys  [optSlots]uint64 // word hash | 1; 0 = empty
+	optLines [optSlots]uint8
+}
+
+// maxOptions and optSlots bound the option-word set: words of options past
+// the eighth, or past three quarters of the slots, are not counted.
+const (
+	maxOptions = 8
+	optSlots   = 256
+)
+
+// optionWord adds the word with hash h to the current option line's words.
+func (s *scanner) optionWord(h uint64) {
+	if s.optLine == 0 || s.optLine > maxOptions || s.optUsed >= optSlots*3/4 {
+		return
+	}
+	bit := uint8(1) << (s.optLine - 1)
+	h |= 1
+	for i := h & (optSlots - 1); ; i = (i + 1) & (optSlots - 1) {
+		switch s.optKeys[i] {
+		case h:
+			s.optLines[i] |= bit
+			return
+		case 0:
+			s.optKeys[i] = h
+			s.optLines[i] = bit
+			s.optUsed++
+			return
+		}
+	}
+}
+
+// optionCounts sets optionWords and sharedWords from the option-word set.
+func (s *scanner) optionCounts() {
+	if s.optUsed == 0 {
+		return
+	}
+	shared := 0
+	for i, k := range s.optKeys {
+		if k != 0 && s.optLines[i]&(s.optLines[i]-1) != 0 {
+			shared++
+		}
+	}
+	s.c.optionWords, s.c.sharedWords = s.optUsed, shared
 }
 
 // Byte classes for the scanner's run loop.
@@ -156,6 +207,7 @@ func (s *scanner) text(t string, signals bool) {
 				}
 				if j < n && t[j] != '\n' && t[j] != '\r' && s.lineOpen(t[j:], indent, &ln.code) {
 					ln.option = 1 + j
+					s.optLine++
 				}
 			}
 		}
@@ -212,6 +264,9 @@ func (s *scanner) text(t string, signals bool) {
 			if signals {
 				if s.rec != nil {
 					s.record(t, i, j)
+				}
+				if ln.option > 0 && run >= minVocabWord {
+					s.optionWord(fh)
 				}
 				s.endWord(t, i, j, fh, i < easyWindow || n-j < easyWindow)
 			}
