@@ -291,7 +291,7 @@ type Setting struct {
 	// Shared is the prior weight of choice_shared_words (the other
 	// choice_* features' prior is 0).
 	Shared float64 `json:"shared_prior"`
-	// Free is the L2 pull (per prompt) of the size features' weights toward
+	// Free is the L2 pull (per prompt) of the choice_* features' weights toward
 	// their prior: small lets the data set them, 1 keeps the prior.
 	Free float64 `json:"free_lambda"`
 }
@@ -333,11 +333,13 @@ func handPrior(scale, size, shared float64) [numDense]float64 {
 const denseLambda = 1.0
 
 // freeDense marks the dense features whose weights the data sets (pulled
-// toward 0 by Setting.Free); the others keep their prior. They are the
-// size measures: on subject-wise held-out folds of the MMLU data, the
-// prompt's length is the one feature that carries from the subjects fitted
-// on to unseen ones, while counts such as questions, numbers or capitalised
-// words, fitted freely, rank unseen subjects worse than leaving them out.
+// toward their prior, Setting.Size and Setting.Shared or 0, by
+// Setting.Free); the others keep their prior. They are the multiple-choice
+// features: on subject-wise held-out folds of the MMLU data, a question's
+// length and how much wording its options share are what carry from the
+// subjects fitted on to unseen ones, while counts such as questions,
+// numbers or capitalised words, fitted freely, rank unseen subjects worse
+// than leaving them out.
 var freeDense = func() [numDense]bool {
 	var f [numDense]bool
 	for i, n := range denseNames {
