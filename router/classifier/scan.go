@@ -156,7 +156,7 @@ func (s *scanner) text(t string, signals bool) {
 					}
 					j++
 				}
-				if j < n && t[j] != '\n' && t[j] != '\r' && s.lineOpen(t[j:], indent, &ln.code) {
+				if j < n && t[j] != '\n' && t[j] != '\r' && (indent >= 4 || s.inFence || mayOpen(t[j])) && s.lineOpen(t[j:], indent, &ln.code) {
 					ln.option = 1 + j
 				}
 			}
@@ -438,6 +438,28 @@ func (s *scanner) lineOpen(rest string, indent int, code *bool) bool {
 		}
 	}
 	return false
+}
+
+// Bytes a line can open with for lineOpen to find something when the line
+// is not indented by four or more and not in a fence: a fence, a code
+// opening (codeOpen), a list item (isListOpen; 0xE2 starts "•") or a
+// lettered option.
+const (
+	opens0 uint64 = 1<<'#' | 1<<'(' | 1<<'*' | 1<<'+' | 1<<'-' | 1<<'/' | 0x3ff<<'0' | 1<<'>'
+	opens1 uint64 = 0x1f<<('A'-64) | 1<<('S'-64) | 1<<('`'-64) | 0x3f<<('a'-64) | 1<<('i'-64) | 1<<('l'-64) |
+		1<<('p'-64) | 1<<('r'-64) | 1<<('s'-64) | 1<<('v'-64) | 1<<('w'-64) | 1<<('}'-64) | 1<<('~'-64)
+)
+
+// mayOpen reports whether a line opening with b may be code, a list item
+// or an option (see opens0).
+func mayOpen(b byte) bool {
+	switch {
+	case b < 64:
+		return opens0>>b&1 != 0
+	case b < 128:
+		return opens1>>(b-64)&1 != 0
+	}
+	return b == 0xE2
 }
 
 // codeOpen reports whether a line opening with rest (not empty) reads as
