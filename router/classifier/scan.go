@@ -73,9 +73,10 @@ type counts struct {
 	optionBytes int // bytes of those lines
 }
 
-// scanner walks text once, byte by byte, hashing each word's lowercased
-// ASCII letters as it goes and looking complete words (and the pair with the
-// previous word) up in the keyword table. It never allocates.
+// scanner walks text once, run by run (a word eight bytes at a time),
+// hashing each word's lowercased ASCII letters and looking complete words
+// (and the pair with the previous word) up in the keyword table. It never
+// allocates.
 type scanner struct {
 	kw    *keywords
 	vocab *vocabSet
@@ -217,17 +218,26 @@ func (s *scanner) text(t string, signals bool) {
 					if s.rec != nil {
 						s.record(t, i, j)
 					}
-					// The word's keyword table probe, inline; endWord does the
-					// rest for the few words it finds something for.
+					// The keyword table probes of the word and of the pair
+					// with the previous word, inline: they seldom find
+					// anything (found counts that), but a pair's first word
+					// is common ("the", "a", "how").
 					s.c.words++
 					e := &kw.vals[kw.probe(h)]
-					if e.cat != catNone || e.term >= 0 || s.prevH != 0 || kw.suffixes {
-						s.endWord(t, i, j, h, e, i < easyWindow || n-j < easyWindow)
-					} else {
-						s.prevH = 0
-						if e.head {
-							s.prevH = h
+					if e.cat != catNone || e.term >= 0 {
+						s.found(e, i < easyWindow || n-j < easyWindow)
+					}
+					if s.prevH != 0 {
+						if p := &kw.vals[kw.probe(pairHash(s.prevH, h))]; p.cat != catNone || p.term >= 0 {
+							s.found(p, i < easyWindow || n-j < easyWindow)
 						}
+					}
+					if kw.suffixes {
+						s.suffix(t, i, j)
+					}
+					s.prevH = 0
+					if e.head {
+						s.prevH = h
 					}
 				}
 				i = j
@@ -589,35 +599,25 @@ func lowerASCII(w string) string {
 	return string(b)
 }
 
-// endWord finishes the keyword lookups of the word t[i:j] (hash h,
-// table value e): its category and term, the pair it forms with the
-// previous word and, if the model has suffix terms, its last suffixLen
-// letters. Term weights are added in the order word, pair, suffix.
-func (s *scanner) endWord(t string, i, j int, h uint64, e *kwVal, instruction bool) {
-	kw := s.kw
+// found counts the keyword category and adds the term weights of the
+// table value e of the word or pair just read; instruction: the word is
+// in the first or last easyWindow bytes. Term weights are added in the
+// order word, pair, suffix.
+func (s *scanner) found(e *kwVal, instruction bool) {
 	if e.cat != catNone {
 		s.count(e.cat, instruction)
 	}
 	if e.term >= 0 && s.terms != nil {
 		s.ts.add(s.terms, int(e.term))
 	}
-	if s.prevH != 0 {
-		p := kw.find(pairHash(s.prevH, h))
-		if p.cat != catNone {
-			s.count(p.cat, instruction)
-		}
-		if p.term >= 0 && s.terms != nil {
-			s.ts.add(s.terms, int(p.term))
-		}
-	}
-	if kw.suffixes && s.terms != nil && j-i >= suffixMinWord {
-		if e := kw.find(suffixHash(t[j-suffixLen : j])); e.term >= 0 {
+}
+
+// suffix adds the weights of the suffix term of the word t[i:j], if any.
+func (s *scanner) suffix(t string, i, j int) {
+	if s.terms != nil && j-i >= suffixMinWord {
+		if e := s.kw.find(suffixHash(t[j-suffixLen : j])); e.term >= 0 {
 			s.ts.add(s.terms, int(e.term))
 		}
-	}
-	s.prevH = 0
-	if e.head {
-		s.prevH = h
 	}
 }
 
