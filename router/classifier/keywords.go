@@ -1,6 +1,9 @@
 package classifier
 
-import "strings"
+import (
+	"math/bits"
+	"strings"
+)
 
 // keywords is the classifier's lookup table, built once per New and read
 // only afterwards. Keys are lowercase ASCII words, or "word word" pairs for
@@ -33,29 +36,60 @@ type kwVal struct {
 }
 
 const (
-	hashSeed  uint64 = 14695981039346656037 // FNV-1a offset basis
-	hashPrime uint64 = 1099511628211
+	hashSeed  uint64 = 0x243f6a8885a308d3 // pi's fraction, a nothing-up-my-sleeve start
+	hashPrime uint64 = 0x9e3779b97f4a7c15 // odd; 2^64 / golden ratio
+	// lowerBits lowercases eight ASCII letters at once.
+	lowerBits uint64 = 0x2020202020202020
 )
 
-// hashLower hashes the ASCII letters w, lowercased (FNV-1a), as the
-// scanner does while it reads them.
+// hashLower hashes the ASCII letters w, lowercased, as the scanner does
+// while it reads them: eight bytes at a time (little-endian, the last
+// chunk padded with zero bytes, so a word whose length is a multiple of
+// eight ends with an all-zero chunk), each chunk mixed in with hashChunk.
+// A word of up to seven letters costs one multiplication.
 func hashLower(w string) uint64 {
 	h := hashSeed
-	for i := 0; i < len(w); i++ {
-		h = (h ^ uint64(w[i]|0x20)) * hashPrime
+	for len(w) >= 8 {
+		h = hashChunk(h, load64(w, 0)|lowerBits)
+		w = w[8:]
 	}
-	return h
+	var x uint64
+	for i := len(w) - 1; i >= 0; i-- {
+		x = x<<8 | uint64(w[i]|0x20)
+	}
+	return hashChunk(h, x)
 }
 
-// finishHash mixes a word hash (splitmix64 finaliser) and keeps it non-zero.
+// hashChunk mixes the eight bytes x into h: the 128-bit product with an
+// odd constant, folded (wyhash's mum), so every input bit reaches the low
+// bits the tables index by.
+func hashChunk(h, x uint64) uint64 {
+	hi, lo := bits.Mul64(h^x, hashPrime)
+	return hi ^ lo
+}
+
+// load64 returns the eight bytes t[i:i+8] as a little-endian integer (one
+// load: the compiler combines the byte loads).
+func load64(t string, i int) uint64 {
+	t = t[i : i+8]
+	return uint64(t[0]) | uint64(t[1])<<8 | uint64(t[2])<<16 | uint64(t[3])<<24 |
+		uint64(t[4])<<32 | uint64(t[5])<<40 | uint64(t[6])<<48 | uint64(t[7])<<56
+}
+
+// finishHash mixes a hash (splitmix64 finaliser) and keeps it non-zero.
 func finishHash(h uint64) uint64 {
 	h ^= h >> 30
 	h *= 0xbf58476d1ce4e5b9
 	h ^= h >> 27
 	h *= 0x94d049bb133111eb
 	h ^= h >> 31
+	return nonZero(h)
+}
+
+// nonZero keeps a hash off 0, which marks an empty table slot.
+func nonZero(h uint64) uint64 {
 	if h == 0 {
-		h = 1
+		return 1
 	}
 	return h
 }
@@ -63,21 +97,23 @@ func finishHash(h uint64) uint64 {
 // pairHash combines two finished word hashes, order-sensitively.
 func pairHash(a, b uint64) uint64 { return finishHash(a*0x9e3779b97f4a7c15 ^ b) }
 
-// wordHash is the finished hash of a lowercase ASCII word, as the scanner
-// computes it.
-func wordHash(w string) uint64 { return finishHash(hashLower(w)) }
+// wordHash is the hash of a lowercase ASCII word, as the scanner computes
+// it.
+func wordHash(w string) uint64 { return nonZero(hashLower(w)) }
 
-// find returns the value of key h, or nil.
-func (k *keywords) find(h uint64) *kwVal {
-	for i := h & k.mask; ; i = (i + 1) & k.mask {
-		switch k.hashes[i] {
-		case h:
-			return &k.vals[i]
-		case 0:
-			return nil
-		}
+// probe returns the slot of key h, or the empty slot that ends its probe
+// sequence, whose value is that of no key (no category, term -1, not a
+// pair's first word).
+func (k *keywords) probe(h uint64) uint64 {
+	i := h & k.mask
+	for k.hashes[i] != h && k.hashes[i] != 0 {
+		i = (i + 1) & k.mask
 	}
+	return i
 }
+
+// find returns the value of key h; a missing key gets that of no key.
+func (k *keywords) find(h uint64) *kwVal { return &k.vals[k.probe(h)] }
 
 // slot returns h's value, claiming an empty slot if h is new.
 func (k *keywords) slot(h uint64) *kwVal {
@@ -85,9 +121,7 @@ func (k *keywords) slot(h uint64) *kwVal {
 	for k.hashes[i] != 0 && k.hashes[i] != h {
 		i = (i + 1) & k.mask
 	}
-	if k.hashes[i] == 0 {
-		k.hashes[i], k.vals[i] = h, kwVal{term: -1}
-	}
+	k.hashes[i] = h
 	return &k.vals[i]
 }
 
@@ -131,6 +165,9 @@ func newKeywords(extra int) *keywords {
 		size *= 2
 	}
 	k := &keywords{hashes: make([]uint64, size), vals: make([]kwVal, size), mask: uint64(size - 1), class: byteClasses()}
+	for i := range k.vals {
+		k.vals[i] = kwVal{term: -1} // an empty slot's value is no key's
+	}
 	add := func(c cat, list string) {
 		for _, w := range strings.Fields(list) {
 			if a, b, ok := strings.Cut(w, "_"); ok {

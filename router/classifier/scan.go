@@ -1,6 +1,7 @@
 package classifier
 
 import (
+	"math/bits"
 	"unicode/utf8"
 )
 
@@ -74,9 +75,10 @@ type counts struct {
 	sharedWords int // those of them on two or more of those lines
 }
 
-// scanner walks text once, byte by byte, hashing each word's lowercased
-// ASCII letters as it goes and looking complete words (and the pair with the
-// previous word) up in the keyword table. It never allocates.
+// scanner walks text once, run by run (a word eight bytes at a time),
+// hashing each word's lowercased ASCII letters and looking complete words
+// (and the pair with the previous word) up in the keyword table. It never
+// allocates.
 type scanner struct {
 	kw    *keywords
 	vocab *vocabSet
@@ -189,7 +191,8 @@ func (s *scanner) text(t string, signals bool) {
 	s.c.messageCount++
 	s.prevH = 0
 	s.prevWord = ""
-	cls := s.kw.class
+	kw := s.kw
+	cls := kw.class
 	n := len(t)
 	var ln line
 	lineStart := true
@@ -205,7 +208,7 @@ func (s *scanner) text(t string, signals bool) {
 					}
 					j++
 				}
-				if j < n && t[j] != '\n' && t[j] != '\r' && s.lineOpen(t[j:], indent, &ln.code) {
+				if j < n && t[j] != '\n' && t[j] != '\r' && (indent >= 4 || s.inFence || mayOpen(t[j])) && s.lineOpen(t[j:], indent, &ln.code) {
 					ln.option = 1 + j
 					s.optLine++
 				}
@@ -214,63 +217,91 @@ func (s *scanner) text(t string, signals bool) {
 		b := t[i]
 		switch cls[b] {
 		case clsLetter:
-			j := i
-			lastLower := false
-			uppers := 0
-			if b < 'a' {
-				s.c.capWords++
-			}
-			h := hashSeed // the word's hash, lowercased, as wordHash computes it
-			for j < n {
-				c := t[j]
-				if c-'a' < 26 {
-					lastLower = true
-					h = (h ^ uint64(c)) * hashPrime
-					j++
-					continue
+			// One word per iteration; a single space between two words
+			// (nothing to count) keeps the loop going.
+			for {
+				// The word's first eight bytes at once: where it ends, its
+				// hash and its upper-case letters.
+				var x uint64
+				if i+8 <= n {
+					x = load64(t, i)
+				} else {
+					x = loadTail(t, i)
 				}
-				if c-'A' >= 26 {
+				var j int
+				var h uint64
+				uppers := 0
+				if nl := ^letterBits(x) & hiBits; nl != 0 {
+					j = i + bits.TrailingZeros64(nl)>>3
+					keep := (nl&-nl)>>7 - 1 // the bytes before the first non-letter
+					h = nonZero(hashChunk(hashSeed, (x|lowerBits)&keep))
+					if up := ^(x << 2) & hiBits & keep; up != 0 { // letters with bit 5 (lower case) clear
+						uppers = 1
+						if up != 0x80 {
+							uppers = bits.OnesCount64(up)
+							s.c.caseBreaks += bits.OnesCount64((x << 2 & hiBits & keep) << 8 & up)
+						}
+					}
+				} else {
+					j, h, uppers = s.letters(t, i)
+				}
+				run := j - i
+				if run >= minVocabWord {
+					switch {
+					case uppers == 0 && s.vocab.has(h):
+						s.c.known++
+					case uppers == 1 && b < 'a' && s.vocab.has(h^capSalt):
+						s.c.capKnown++
+					case uppers == 1 && b < 'a':
+						s.c.capUnknown++
+						s.c.unknownLen[unknownBucket(run)]++
+					default:
+						s.c.unknownLen[unknownBucket(run)]++
+					}
+				}
+				if b < 'a' {
+					s.c.capWords++
+				}
+				ln.letters += run
+				ln.last = 'a'
+				s.c.wordLen[bucket(run)]++
+				s.c.wordExtra += max(run-12, 0)
+				if signals {
+					if s.rec != nil {
+						s.record(t, i, j)
+					}
+					if ln.option > 0 && run >= minVocabWord {
+						s.optionWord(h)
+					}
+					// The keyword table probes of the word and of the pair
+					// with the previous word, inline: they seldom find
+					// anything (found counts that), but a pair's first word
+					// is common ("the", "a", "how").
+					s.c.words++
+					e := &kw.vals[kw.probe(h)]
+					if e.cat != catNone || e.term >= 0 {
+						s.found(e, i < easyWindow || n-j < easyWindow)
+					}
+					if s.prevH != 0 {
+						if p := &kw.vals[kw.probe(pairHash(s.prevH, h))]; p.cat != catNone || p.term >= 0 {
+							s.found(p, i < easyWindow || n-j < easyWindow)
+						}
+					}
+					if kw.suffixes {
+						s.suffix(t, i, j)
+					}
+					s.prevH = 0
+					if e.head {
+						s.prevH = h
+					}
+				}
+				i = j
+				if j+1 >= n || t[j] != ' ' || cls[t[j+1]] != clsLetter {
 					break
 				}
-				uppers++
-				if lastLower {
-					s.c.caseBreaks++
-				}
-				lastLower = false
-				h = (h ^ uint64(c|0x20)) * hashPrime
-				j++
+				i++
+				b = t[i]
 			}
-			run := j - i
-			fh := finishHash(h)
-			if run >= minVocabWord {
-				switch {
-				case uppers == 0 && s.vocab.has(fh):
-					s.c.known++
-				case uppers == 1 && b < 'a' && s.vocab.has(fh^capSalt):
-					s.c.capKnown++
-				case uppers == 1 && b < 'a':
-					s.c.capUnknown++
-					s.c.unknownLen[unknownBucket(run)]++
-				default:
-					s.c.unknownLen[unknownBucket(run)]++
-				}
-			}
-			ln.letters += run
-			ln.last = 'a'
-			s.c.wordLen[bucket(run)]++
-			if run > 12 {
-				s.c.wordExtra += run - 12
-			}
-			if signals {
-				if s.rec != nil {
-					s.record(t, i, j)
-				}
-				if ln.option > 0 && run >= minVocabWord {
-					s.optionWord(fh)
-				}
-				s.endWord(t, i, j, fh, i < easyWindow || n-j < easyWindow)
-			}
-			i = j
 		case clsDigit:
 			var prev byte
 			if i > 0 {
@@ -346,7 +377,7 @@ func (s *scanner) text(t string, signals bool) {
 			j := i
 			for ; j < n && cls[t[j]] == clsPunct; j++ {
 				s.c.punctChars++
-				if signals {
+				if signals && punctOp(t[j]) {
 					var prev byte
 					if j > 0 {
 						prev = t[j-1]
@@ -362,6 +393,58 @@ func (s *scanner) text(t string, signals bool) {
 		}
 	}
 	s.endLine(&ln, signals, n)
+}
+
+// Bit masks for eight bytes at a time.
+const (
+	hiBits  uint64 = 0x8080808080808080 // the high bit of each byte
+	lowBits uint64 = 0x7f7f7f7f7f7f7f7f
+)
+
+// letterBits has the high bit of each byte of x that is an ASCII letter.
+func letterBits(x uint64) uint64 {
+	y := (x | lowerBits) & lowBits // fold case; a letter is now in 'a'..'z'
+	ge := y + 0x1f1f1f1f1f1f1f1f   // high bit: y >= 'a' (no carry: y <= 0x7f)
+	gt := y + 0x0505050505050505   // high bit: y > 'z'
+	return ge &^ gt &^ x & hiBits  // and not a byte >= 0x80
+}
+
+// letters reads the run of eight or more ASCII letters starting at t[i],
+// eight bytes at a time, and returns where it ends, its hash (as wordHash
+// computes it for the lowercased run) and its count of upper-case
+// letters. It counts the run's lower-to-upper case breaks (camelCase).
+func (s *scanner) letters(t string, i int) (end int, h uint64, uppers int) {
+	h = hashSeed
+	var prevLower uint64 // high bit set: the byte before the chunk was lower-case
+	for ; ; i += 8 {
+		var x uint64
+		if i+8 <= len(t) {
+			x = load64(t, i)
+		} else {
+			x = loadTail(t, i)
+		}
+		nl := ^letterBits(x) & hiBits
+		keep := (nl&-nl)>>7 - 1 // the bytes before the first non-letter; all if none
+		up := ^(x << 2) & hiBits & keep
+		lo := x << 2 & hiBits & keep
+		uppers += bits.OnesCount64(up)
+		s.c.caseBreaks += bits.OnesCount64((lo<<8 | prevLower) & up)
+		h = hashChunk(h, (x|lowerBits)&keep)
+		if nl != 0 {
+			return i + bits.TrailingZeros64(nl)>>3, nonZero(h), uppers
+		}
+		prevLower = lo >> 56
+	}
+}
+
+// loadTail is load64 for the last bytes of t, from i, padded with zero
+// bytes.
+func loadTail(t string, i int) uint64 {
+	var x uint64
+	for k := len(t) - 1; k >= i; k-- {
+		x = x<<8 | uint64(t[k])
+	}
+	return x
 }
 
 // endLine settles whether the finished line, which ends at offset end, was
@@ -398,23 +481,11 @@ func (s *scanner) lineOpen(rest string, indent int, code *bool) bool {
 		*code = true
 		return false
 	}
-	if indent >= 4 && !isListOpen(rest) {
+	list := isListOpen(rest)
+	if indent >= 4 && !list || codeOpen(rest) {
 		*code = true
 	}
-	switch {
-	case hasPrefix(rest, ">>>"), hasPrefix(rest, "def "), hasPrefix(rest, "class "),
-		hasPrefix(rest, "import "), hasPrefix(rest, "from "), hasPrefix(rest, "#include"),
-		hasPrefix(rest, "return "), hasPrefix(rest, "func "), hasPrefix(rest, "function "),
-		hasPrefix(rest, "public "), hasPrefix(rest, "private "), hasPrefix(rest, "const "),
-		hasPrefix(rest, "let "), hasPrefix(rest, "var "), hasPrefix(rest, "fn "),
-		hasPrefix(rest, "SELECT "), hasPrefix(rest, "select "), hasPrefix(rest, "package "),
-		hasPrefix(rest, "for ("), hasPrefix(rest, "if ("), hasPrefix(rest, "while ("),
-		hasPrefix(rest, "#!"), hasPrefix(rest, "//"), hasPrefix(rest, "}"):
-		if !hasPrefix(rest, "from ") || containsByteSeq(rest, " import ") {
-			*code = true
-		}
-	}
-	if isListOpen(rest) {
+	if list {
 		s.c.listItems++
 	}
 	// Multiple-choice option at line start: "A.", "A)", "(A)", "A:".
@@ -432,6 +503,85 @@ func (s *scanner) lineOpen(rest string, indent int, code *bool) bool {
 		}
 	}
 	return false
+}
+
+// Bytes a line can open with for lineOpen to find something when the line
+// is not indented by four or more and not in a fence: a fence, a code
+// opening (codeOpen), a list item (isListOpen; 0xE2 starts "•") or a
+// lettered option.
+const (
+	opens0 uint64 = 1<<'#' | 1<<'(' | 1<<'*' | 1<<'+' | 1<<'-' | 1<<'/' | 0x3ff<<'0' | 1<<'>'
+	opens1 uint64 = 0x1f<<('A'-64) | 1<<('S'-64) | 1<<('`'-64) | 0x3f<<('a'-64) | 1<<('i'-64) | 1<<('l'-64) |
+		1<<('p'-64) | 1<<('r'-64) | 1<<('s'-64) | 1<<('v'-64) | 1<<('w'-64) | 1<<('}'-64) | 1<<('~'-64)
+)
+
+// mayOpen reports whether a line opening with b may be code, a list item
+// or an option (see opens0).
+func mayOpen(b byte) bool {
+	switch {
+	case b < 64:
+		return opens0>>b&1 != 0
+	case b < 128:
+		return opens1>>(b-64)&1 != 0
+	}
+	return b == 0xE2
+}
+
+// codeOpen reports whether a line opening with rest (not empty) reads as
+// code: a prompt, a keyword of a common language, a comment or a closing
+// brace. It switches on the first byte so that a line costs a compare or
+// two.
+func codeOpen(rest string) bool {
+	switch rest[0] {
+	case '>':
+		return hasPrefix(rest, ">>>")
+	case 'd':
+		return hasPrefix(rest, "def ")
+	case 'c':
+		return hasPrefix(rest, "class ") || hasPrefix(rest, "const ")
+	case 'i':
+		return hasPrefix(rest, "import ") || hasPrefix(rest, "if (")
+	case 'f':
+		if hasPrefix(rest, "from ") {
+			return containsByteSeq(rest, " import ")
+		}
+		return hasPrefix(rest, "func ") || hasPrefix(rest, "function ") || hasPrefix(rest, "fn ") || hasPrefix(rest, "for (")
+	case '#':
+		return hasPrefix(rest, "#include") || hasPrefix(rest, "#!")
+	case 'r':
+		return hasPrefix(rest, "return ")
+	case 'p':
+		return hasPrefix(rest, "public ") || hasPrefix(rest, "private ") || hasPrefix(rest, "package ")
+	case 'l':
+		return hasPrefix(rest, "let ")
+	case 'v':
+		return hasPrefix(rest, "var ")
+	case 'S':
+		return hasPrefix(rest, "SELECT ")
+	case 's':
+		return hasPrefix(rest, "select ")
+	case 'w':
+		return hasPrefix(rest, "while (")
+	case '/':
+		return hasPrefix(rest, "//")
+	case '}':
+		return true
+	}
+	return false
+}
+
+// Punctuation that punct counts something for: ? { } ; = - ^ + * / < > \ (.
+const (
+	punctOps0 uint64 = 1<<'?' | 1<<';' | 1<<'=' | 1<<'-' | 1<<'+' | 1<<'*' | 1<<'/' | 1<<'<' | 1<<'>' | 1<<'('
+	punctOps1 uint64 = 1<<('{'-64) | 1<<('}'-64) | 1<<('^'-64) | 1<<('\\'-64)
+)
+
+// punctOp reports whether punct counts something for the ASCII byte b.
+func punctOp(b byte) bool {
+	if b < 64 {
+		return punctOps0>>b&1 != 0
+	}
+	return punctOps1>>(b&63)&1 != 0
 }
 
 // punct counts code and math punctuation at t[i].
@@ -504,42 +654,25 @@ func lowerASCII(w string) string {
 	return string(b)
 }
 
-// endWord looks the finished word t[i:j] (hash h), the pair it forms with
-// the previous word and, if the model has suffix terms, its last suffixLen
-// letters up in the keyword table: one probe each gives the keyword
-// category and the learned term. Term weights are added in the order word,
-// pair, suffix.
-func (s *scanner) endWord(t string, i, j int, h uint64, instruction bool) {
-	s.c.words++
-	kw := s.kw
-	head := false
-	if e := kw.find(h); e != nil {
-		if e.cat != catNone {
-			s.count(e.cat, instruction)
-		}
-		if e.term >= 0 && s.terms != nil {
+// found counts the keyword category and adds the term weights of the
+// table value e of the word or pair just read; instruction: the word is
+// in the first or last easyWindow bytes. Term weights are added in the
+// order word, pair, suffix.
+func (s *scanner) found(e *kwVal, instruction bool) {
+	if e.cat != catNone {
+		s.count(e.cat, instruction)
+	}
+	if e.term >= 0 && s.terms != nil {
+		s.ts.add(s.terms, int(e.term))
+	}
+}
+
+// suffix adds the weights of the suffix term of the word t[i:j], if any.
+func (s *scanner) suffix(t string, i, j int) {
+	if s.terms != nil && j-i >= suffixMinWord {
+		if e := s.kw.find(suffixHash(t[j-suffixLen : j])); e.term >= 0 {
 			s.ts.add(s.terms, int(e.term))
 		}
-		head = e.head
-	}
-	if s.prevH != 0 {
-		if e := kw.find(pairHash(s.prevH, h)); e != nil {
-			if e.cat != catNone {
-				s.count(e.cat, instruction)
-			}
-			if e.term >= 0 && s.terms != nil {
-				s.ts.add(s.terms, int(e.term))
-			}
-		}
-	}
-	if kw.suffixes && s.terms != nil && j-i >= suffixMinWord {
-		if e := kw.find(suffixHash(t[j-suffixLen : j])); e != nil && e.term >= 0 {
-			s.ts.add(s.terms, int(e.term))
-		}
-	}
-	s.prevH = 0
-	if head {
-		s.prevH = h
 	}
 }
 
@@ -563,26 +696,13 @@ func listMarker(t string, i int, ln *line) bool {
 	return j < len(t) && (t[j] == '.' || t[j] == ')') && (j+1 == len(t) || t[j+1] == ' ')
 }
 
+// unknownBucket is the unknownLen index of a letter run of n letters.
 func unknownBucket(n int) int {
-	switch {
-	case n <= 4:
-		return 0
-	case n <= 6:
-		return 1
-	case n <= 8:
-		return 2
-	case n <= 11:
-		return 3
-	}
-	return 4
+	return int("\x00\x00\x00\x00\x00\x01\x01\x02\x02\x03\x03\x03\x04"[min(n, 12)])
 }
 
-func bucket(n int) int {
-	if n > 12 {
-		return 6
-	}
-	return (n - 1) / 2
-}
+// bucket is the wordLen index of a letter run of n >= 1 letters.
+func bucket(n int) int { return (min(n, 13) - 1) >> 1 }
 
 func isAlpha(b byte) bool { b |= 0x20; return b >= 'a' && b <= 'z' }
 func isDigit(b byte) bool { return b >= '0' && b <= '9' }
