@@ -70,14 +70,7 @@ func BenchmarkClassifyExactBPE(b *testing.B) {
 // prompt size as benchmark metrics (make bench puts them in BENCHMARKS.md).
 // Benchmarks assert nothing about time.
 func BenchmarkClassifyLatency(b *testing.B) {
-	c, err := New(DefaultOptions())
-	if err != nil {
-		b.Fatal(err)
-	}
-	hand, err := New(HandOptions())
-	if err != nil {
-		b.Fatal(err)
-	}
+	c, hand := scorers(b)
 	for _, n := range []int{100, 500, 2000} {
 		req := benchPrompt(b, c, n)
 		b.Run(fmt.Sprintf("hand/tokens=%d", n), func(b *testing.B) {
@@ -107,14 +100,7 @@ func BenchmarkClassifyLatency(b *testing.B) {
 // hand scorers, by prompt size: the reasons (one slice and one string
 // holding all three) and nothing that grows with the prompt.
 func TestClassifyAllocs(t *testing.T) {
-	learned, err := New(DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	hand, err := New(HandOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
+	learned, hand := scorers(t)
 	for _, n := range []int{100, 500, 2000} {
 		req := benchPrompt(t, learned, n)
 		for name, c := range map[string]*Classifier{"learned": learned, "hand": hand} {
@@ -124,4 +110,19 @@ func TestClassifyAllocs(t *testing.T) {
 			}
 		}
 	}
+}
+
+// scorers returns a classifier with the default (learned) scorer and one
+// with the hand weights.
+func scorers(tb testing.TB) (learned, hand *Classifier) {
+	tb.Helper()
+	learned, err := New(DefaultOptions())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	hand, err = New(HandOptions())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return learned, hand
 }

@@ -38,14 +38,7 @@ type goldenCase struct {
 // byte-identical unless it means to change results (then run with
 // -update and say why in the commit).
 func TestScanGolden(t *testing.T) {
-	learned, err := New(DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	hand, err := New(HandOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
+	learned, hand := scorers(t)
 	ho := HandOptions()
 	ho.WindowBytes = 300
 	windowed, err := New(ho)
